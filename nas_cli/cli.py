@@ -1,0 +1,45 @@
+"""`nas` entry point: reads the subcommand, imports only what that subcommand needs."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: nas <command> [args]
+
+commands:
+  search [overrides]   run a search: nas search dataset=digits strategy=tpe study.n_trials=20
+                       (nas search --help lists config groups and options; --cfg job prints the config)
+  export RUN_DIR       fine-tune and export again from a finished run's study
+  --version            print the version
+
+Overrides use Hydra syntax (key=value, group=option, -m for sweeps). See README.md.
+"""
+
+# command -> (module, function); each function takes the remaining argv and returns an exit code.
+COMMANDS = {
+    "search": ("nas_cli.search", "search_command"),
+    "export": ("nas_cli.commands", "export_command"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from nas_cli import __version__
+
+        print(f"nas {__version__}")
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"error: unknown command {argv[0]!r}; allowed: {', '.join(COMMANDS)}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    import importlib
+
+    module, func = COMMANDS[argv[0]]
+    return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Dataset registry: each family turns its options into preloaded tensors plus a `DataSpec`.
+
+No Hydra here: a builder takes plain keyword options and returns a `Data`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from nas_cli.errors import ConfigError
+
+# name -> "module:function"; modules are imported only when that dataset is used.
+DATASETS: dict[str, str] = {
+    "digits": "nas_cli.data.digits:load_digits",
+}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a network builder needs to know about the data."""
+
+    name: str
+    input_shape: tuple[int, ...]  # per example, e.g. (1, 8, 8) or (3, 32, 32)
+    num_classes: int
+    task: str = "classification"
+
+
+@dataclass
+class Data:
+    """Train / validation / test tensors, decoded once per process."""
+
+    spec: DataSpec
+    train_x: Any
+    train_y: Any
+    val_x: Any
+    val_y: Any
+    test_x: Any
+    test_y: Any
+    # Optional batch-level augmentation: f(x_batch, generator) -> x_batch, applied on tensors.
+    augment: Callable | None = None
+    info: dict = field(default_factory=dict)
+
+    def to(self, device) -> Data:
+        """Move every split to `device` once (so trials never copy per batch)."""
+        for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+
+def register_dataset(name: str, target: str) -> None:
+    """Register a dataset builder given as "module:function" (raises on a duplicate name)."""
+    if name in DATASETS:
+        raise ValueError(f"dataset {name!r} is already registered")
+    DATASETS[name] = target
+
+
+def load_dataset(name: str, **options: Any) -> Data:
+    """Build the dataset `name` with its options (the `dataset` config group minus `name`)."""
+    if name not in DATASETS:
+        raise ConfigError(
+            f"dataset.name={name!r} is not a known dataset; allowed: {', '.join(sorted(DATASETS))}"
+        )
+    module_name, func_name = DATASETS[name].split(":")
+    builder = getattr(importlib.import_module(module_name), func_name)
+    return builder(**options)
+
+
+def split_indices(n: int, fractions: tuple[float, ...], seed: int, labels=None) -> list:
+    """Split range(n) into len(fractions)+1 parts with a fixed seed (stratified when labels given)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        order = rng.permutation(n)
+        groups = [order]
+    else:
+        labels = np.asarray(labels)
+        groups = [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+    parts: list[list[int]] = [[] for _ in range(len(fractions) + 1)]
+    for idx in groups:
+        start = 0
+        for i, frac in enumerate(fractions):
+            k = int(round(frac * len(idx)))
+            parts[i + 1].extend(idx[start : start + k].tolist())
+            start += k
+        parts[0].extend(idx[start:].tolist())
+    return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]

@@ -1,0 +1,48 @@
+"""Retrain the best architectures longer, pick one by validation, test it once."""
+
+from __future__ import annotations
+
+import time
+
+from nas_cli.train import Hparams
+
+
+def select_candidates(study, objectives: list[tuple[str, str]], top_k: int) -> list:
+    """Top-k complete trials by the first objective (the Pareto set, best first, when several)."""
+    from optuna.trial import TrialState
+
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    if len(objectives) > 1:
+        done = list(study.best_trials)
+    reverse = objectives[0][1] == "maximize"
+    done.sort(key=lambda t: (t.values[0], -t.number), reverse=reverse)
+    return done[: max(1, int(top_k))]
+
+
+def finetune(candidates: list, ctx, epochs: int, reporter=None) -> dict:
+    """Train each candidate from scratch for `epochs` (cosine schedule); return the winner and all results."""
+    import torch
+
+    from nas_cli.train import evaluate, fit
+    from nas_cli.trial import build_model
+
+    results, best = [], None
+    for cand in candidates:
+        arch, hp = cand.user_attrs["arch"], Hparams(**cand.user_attrs["hparams"])
+        torch.manual_seed(ctx.seed * 100_003 + cand.number)
+        model = build_model(ctx.space, arch, ctx.data.spec, ctx.device, ctx.channels_last)
+        start = time.perf_counter()
+        history = fit(model, ctx.data, hp, epochs, seed=ctx.seed + cand.number, schedule="cosine",
+                      max_batches=ctx.train.get("max_batches"), autocast_dtype=ctx.autocast_dtype)
+        val = evaluate(model, ctx.data.val_x, ctx.data.val_y, full=True, autocast_dtype=ctx.autocast_dtype)
+        row = {"trial": cand.number, "search_value": cand.values[0], "val": val, "epochs": epochs,
+               "seconds": time.perf_counter() - start, "history": history}
+        results.append(row)
+        if reporter is not None:
+            reporter.info(f"fine-tune trial {cand.number}: val_accuracy {val['accuracy']:.4f} ({row['seconds']:.1f}s)")
+        if best is None or val["accuracy"] > best[0]["val"]["accuracy"]:
+            best = (row, model, arch, hp)
+    row, model, arch, hp = best
+    # The test split is touched exactly once, by the selected model.
+    test = evaluate(model, ctx.data.test_x, ctx.data.test_y, full=True, autocast_dtype=ctx.autocast_dtype)
+    return {"results": results, "selected": row["trial"], "test": test, "model": model, "arch": arch, "hparams": hp}

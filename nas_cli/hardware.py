@@ -1,0 +1,57 @@
+"""Device, threads and precision from the `hardware` config group (plain dict in, plain values out)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from nas_cli.errors import ConfigError
+
+
+@dataclass
+class Hardware:
+    device: Any
+    threads: int
+    autocast_dtype: Any
+    channels_last: bool
+
+    def describe(self) -> dict:
+        return {"device": str(self.device), "threads": self.threads,
+                "autocast": str(self.autocast_dtype) if self.autocast_dtype else "fp32",
+                "channels_last": self.channels_last}
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def setup_hardware(hw: dict) -> Hardware:
+    """Pick the device (auto: cuda, then mps, then cpu), split threads among workers, set precision."""
+    import torch
+
+    want = hw.get("device", "auto")
+    if want == "auto":
+        if torch.cuda.is_available():
+            want = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            want = "mps"
+        else:
+            want = "cpu"
+    if want == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("hardware.device=cuda but no CUDA device is visible; use hardware=cpu or hardware=auto")
+    if want == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("hardware.device=mps but MPS is not available; use hardware=cpu or hardware=auto")
+    threads = hw.get("threads") or max(1, cpu_count() // max(1, int(hw.get("n_jobs", 1))))
+    torch.set_num_threads(int(threads))
+    precision = hw.get("precision", "fp32")
+    dtype = None
+    if precision != "fp32":
+        if want == "cpu":
+            raise ConfigError(f"hardware.precision={precision} needs a GPU; on CPU use hardware.precision=fp32")
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return Hardware(device=torch.device(want), threads=int(threads), autocast_dtype=dtype,
+                    channels_last=bool(hw.get("channels_last", False)))

@@ -1,0 +1,52 @@
+"""`nas search`: the only place that calls `@hydra.main` (overrides, -m, --cfg, --help keep working)."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+_state = {"task_started": False, "worst_code": 0}
+
+
+def register_resolvers() -> None:
+    from omegaconf import OmegaConf
+
+    # One short random suffix per composed config (cached), so runs started in the same second differ.
+    if not OmegaConf.has_resolver("nas_uid"):
+        OmegaConf.register_new_resolver("nas_uid", lambda: secrets.token_hex(3), use_cache=True)
+
+
+def search_command(args: list[str]) -> int:
+    """Run `@hydra.main` with `args` as the command line; map Hydra's failures to exit code 2."""
+    register_resolvers()
+    import hydra
+
+    @hydra.main(version_base="1.3", config_path="pkg://nas_cli.configs", config_name="config")
+    def _task(cfg) -> None:
+        from pathlib import Path
+
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        from nas_cli.study import run_study
+
+        _state["task_started"] = True
+        hc = HydraConfig.get()
+        code = run_study(cfg, Path(hc.runtime.output_dir))
+        _state["worst_code"] = max(_state["worst_code"], code)
+        if hc.mode != RunMode.MULTIRUN and code:
+            sys.exit(code)
+
+    saved = sys.argv
+    sys.argv = ["nas search", *args]
+    try:
+        _task()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        # Hydra exits 1 on a composition error (unknown group option, bad override) before our task runs.
+        if code == 1 and not _state["task_started"]:
+            return 2
+        return code
+    finally:
+        sys.argv = saved
+    return _state["worst_code"]

@@ -1,0 +1,38 @@
+"""Where the study lives: a journal file in the run directory by default, or any Optuna storage URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nas_cli.errors import ConfigError
+
+JOURNAL_NAME = "study.journal"
+
+
+def resolve_storage(storage: str | None, run_dir: Path) -> str:
+    """Return a storage spec string: an Optuna URL, or an absolute journal-file path."""
+    if storage is None or str(storage).strip() == "":
+        return str((run_dir / JOURNAL_NAME).resolve())
+    storage = str(storage)
+    if "://" in storage:
+        return storage
+    return str(Path(storage).expanduser().resolve())
+
+
+def open_storage(spec: str):
+    """Open the storage described by `spec` (as returned by `resolve_storage`)."""
+    import optuna
+
+    if "://" in spec:
+        try:
+            return optuna.storages.get_storage(spec)
+        except Exception as exc:  # bad URL, driver missing, database down
+            raise ConfigError(f"storage={spec!r} cannot be opened: {type(exc).__name__}: {exc}") from None
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(spec)
+    if path.is_dir():
+        raise ConfigError(f"storage={spec!r} is a directory; give a journal file path or a database URL")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))

@@ -1,0 +1,314 @@
+"""The study runner: compose -> validate -> search (Optuna) -> fine-tune -> export -> summary.json."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from nas_cli.errors import ConfigError, NasError, TrialFailed
+from nas_cli.rundir import SUMMARY_SCHEMA_VERSION, atomic_write_json, atomic_write_text
+
+log = logging.getLogger("nas")
+
+
+def run_study(cfg, run_dir: Path) -> int:
+    """Run one search job in `run_dir`; always writes summary.json; returns the process exit code."""
+    from omegaconf import OmegaConf
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    summary: dict[str, Any] = {"schema_version": SUMMARY_SCHEMA_VERSION, "status": "running",
+                               "run_dir": str(run_dir.resolve()), "started_at": started, "timings": {}}
+    reporter = None
+    code = 0
+    try:
+        try:
+            settings = OmegaConf.to_container(cfg, resolve=True)
+        except Exception as exc:
+            raise ConfigError(f"config cannot be resolved: {exc}") from None
+        from nas_cli.validate import validate
+
+        objectives = validate(settings)
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(settings))
+        summary.update(_describe_run(settings, objectives))
+        from nas_cli.progress import Reporter
+
+        reporter = Reporter(int(settings["study"]["n_trials"]), verbosity=int(settings["verbosity"]))
+        run_search_job(settings, objectives, run_dir, summary, reporter)
+        summary["status"] = "completed"
+    except KeyboardInterrupt:
+        summary["status"] = "interrupted"
+        code = 130
+    except NasError as exc:
+        summary["status"] = "config_error" if isinstance(exc, ConfigError) else "failed"
+        summary["error"] = str(exc)
+        code = exc.exit_code
+    except Exception as exc:  # a bug or an environment failure: keep the run, log the traceback
+        summary["status"] = "failed"
+        summary["error"] = f"{type(exc).__name__}: {exc}"
+        log.error("unexpected failure\n%s", traceback.format_exc())
+        code = 1
+    finally:
+        if reporter is not None:
+            reporter.stop()
+        summary["timings"]["total_seconds"] = time.time() - started
+        summary["finished_at"] = time.time()
+        atomic_write_json(run_dir / "summary.json", summary)
+    _print_outcome(summary, run_dir, code)
+    return code
+
+
+def _describe_run(settings: dict, objectives) -> dict:
+    return {
+        "dataset": settings["dataset"]["name"], "search_space": settings["search_space"]["name"],
+        "strategy": settings["strategy"]["name"], "pruner": settings["pruner"]["name"],
+        "objectives": [f"{n}:{'max' if d == 'maximize' else 'min'}" for n, d in objectives],
+        "seed": settings["seed"],
+    }
+
+
+def _print_outcome(summary: dict, run_dir: Path, code: int) -> None:
+    import sys
+
+    if code == 0:
+        print(f"run directory: {run_dir}", flush=True)
+        return
+    if summary.get("error"):
+        print(f"error: {summary['error']}", file=sys.stderr, flush=True)
+    if code == 130:
+        print("interrupted: finished trials are saved", file=sys.stderr, flush=True)
+    print(f"run directory: {run_dir}", file=sys.stderr, flush=True)
+
+
+def make_sampler_and_pruner(settings: dict):
+    from hydra.utils import instantiate
+
+    try:
+        sampler = instantiate(settings["strategy"]["sampler"])
+    except Exception as exc:
+        raise ConfigError(f"strategy={settings['strategy']['name']}: cannot build the sampler: {_root(exc)}") from None
+    try:
+        pruner = instantiate(settings["pruner"]["pruner"])
+    except Exception as exc:
+        raise ConfigError(f"pruner={settings['pruner']['name']}: cannot build the pruner: {_root(exc)}") from None
+    return sampler, pruner
+
+
+def _root(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {exc}"
+
+
+def open_study(settings: dict, objectives, run_dir: Path, summary: dict):
+    import warnings
+
+    import optuna
+
+    from nas_cli.storage import open_storage, resolve_storage
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    spec = resolve_storage(settings.get("storage"), run_dir)
+    summary["storage"] = spec
+    sampler, pruner = make_sampler_and_pruner(settings)
+    if len(objectives) > 1:
+        pruner = optuna.pruners.NopPruner()  # Optuna's pruners are single-objective
+        summary["pruning"] = "off: multi-objective study"
+    study = optuna.create_study(storage=open_storage(spec), study_name=str(settings["study"]["name"]),
+                                sampler=sampler, pruner=pruner, directions=[d for _, d in objectives],
+                                load_if_exists=True)
+    if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for _, d in objectives]:
+        raise ConfigError(f"study.name={study.study_name!r} already exists in {spec} with other directions; "
+                          "use another study.name or the same objectives")
+    study.set_metric_names([n for n, _ in objectives])
+    return study
+
+
+def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
+    """Hardware, data (preloaded once), space and study: everything trials share."""
+    from nas_cli.data import load_dataset
+    from nas_cli.hardware import setup_hardware
+    from nas_cli.spaces import build_space
+    from nas_cli.trial import TrialContext
+
+    hw = setup_hardware(settings["hardware"])
+    summary["hardware"] = hw.describe()
+    ds = dict(settings["dataset"])
+    data = load_dataset(ds.pop("name"), **ds).to(hw.device)
+    if hw.channels_last and data.train_x.dim() == 4:
+        import torch
+
+        for name in ("train_x", "val_x", "test_x"):
+            setattr(data, name, getattr(data, name).contiguous(memory_format=torch.channels_last))
+    summary["data"] = {"input_shape": list(data.spec.input_shape), "num_classes": data.spec.num_classes,
+                       **data.info}
+    sp = dict(settings["search_space"])
+    space = build_space(sp.pop("name"), spec=data.spec, **sp)
+    study = open_study(settings, objectives, run_dir, summary)
+    ctx = TrialContext(space=space, data=data, train=settings["train"], run_dir=run_dir, seed=int(settings["seed"]),
+                       objectives=objectives, device=hw.device, channels_last=hw.channels_last,
+                       autocast_dtype=hw.autocast_dtype, on_epoch=reporter.epoch)
+    return ctx, study
+
+
+def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, reporter) -> None:
+    from optuna.trial import TrialState
+
+    from nas_cli.trial import objective
+
+    t0 = time.perf_counter()
+    ctx, study = prepare(settings, objectives, run_dir, summary, reporter)
+    summary["timings"]["setup_seconds"] = time.perf_counter() - t0
+    finished_states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    n_total = int(settings["study"]["n_trials"])
+    done = len(study.get_trials(deepcopy=False, states=finished_states))
+    remaining = max(0, n_total - done)
+    budget = FailureBudget(float(settings["study"]["max_failure_rate"]))
+    reporter.info(f"search: {summary['search_space']} space on {summary['dataset']} with {summary['strategy']}, "
+                  f"{remaining} trial(s) to run ({done} already in the study), device {ctx.device}")
+    t1 = time.perf_counter()
+    reporter.start(done)
+    try:
+        if remaining:
+            study.optimize(lambda t: objective(t, ctx), n_trials=remaining, timeout=settings["study"]["timeout"],
+                           catch=(TrialFailed,), callbacks=[reporter.trial_done, budget],
+                           gc_after_trial=False, show_progress_bar=False)
+    finally:
+        reporter.stop()
+        summary["timings"]["search_seconds"] = time.perf_counter() - t1
+        summary["trials"] = count_trials(study)
+        summary["best_trials"] = best_trials(study, objectives, ctx.space, k=5)
+    if budget.tripped:
+        raise NasError(budget.message)
+    if not summary["best_trials"]:
+        raise NasError("no trial completed: see trials/*/error.txt in the run directory")
+    show_top_table(reporter, summary["best_trials"], objectives)
+    finish(settings, study, objectives, ctx, run_dir, summary, reporter)
+
+
+def reexport(settings: dict, run_dir: Path) -> int:
+    """`nas export RUN_DIR`: reopen the run's study, fine-tune its best trials and export again."""
+    import json
+
+    from nas_cli.progress import Reporter
+    from nas_cli.validate import validate
+
+    summary_path = run_dir / "summary.json"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {"schema_version": SUMMARY_SCHEMA_VERSION, "run_dir": str(run_dir.resolve()), "timings": {}}
+    objectives = validate(settings)
+    settings = {**settings, "storage": summary.get("storage") or settings.get("storage")}
+    reporter = Reporter(int(settings["study"]["n_trials"]), verbosity=int(settings.get("verbosity", 1)))
+    ctx, study = prepare(settings, objectives, run_dir, summary, reporter)
+    if not _any_complete(study):
+        raise NasError(f"{run_dir}: the study has no completed trial to export")
+    settings["finetune"] = {**settings["finetune"], "enabled": True}
+    settings["export"] = {**settings["export"], "enabled": True}
+    finish(settings, study, objectives, ctx, run_dir, summary, reporter)
+    atomic_write_json(summary_path, summary)
+    print(f"run directory: {run_dir}", flush=True)
+    return 0
+
+
+class FailureBudget:
+    """Stops the study when more than `rate` of at least 5 finished trials failed."""
+
+    def __init__(self, rate: float, min_trials: int = 5) -> None:
+        self.rate, self.min_trials, self.tripped, self.message = rate, min_trials, False, ""
+
+    def __call__(self, study, trial) -> None:
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+        failed = [t for t in trials if t.state == TrialState.FAIL]
+        if len(trials) >= self.min_trials and len(failed) / len(trials) > self.rate:
+            self.tripped = True
+            last = failed[-1].user_attrs.get("fail_reason", "unknown")
+            self.message = (f"stopped: {len(failed)} of {len(trials)} trials failed, more than "
+                            f"study.max_failure_rate={self.rate}; last reason: {last}")
+            study.stop()
+
+
+def count_trials(study) -> dict:
+    counts = {"total": 0, "complete": 0, "pruned": 0, "failed": 0, "running": 0}
+    for t in study.get_trials(deepcopy=False):
+        counts["total"] += 1
+        key = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running"}.get(t.state.name)
+        if key:
+            counts[key] += 1
+    return counts
+
+
+def best_trials(study, objectives, space, k: int) -> list[dict]:
+    from nas_cli.finetune import select_candidates
+
+    rows = []
+    for t in select_candidates(study, objectives, k) if _any_complete(study) else []:
+        rows.append({"number": t.number, "values": dict(zip([n for n, _ in objectives], t.values)),
+                     "params": t.params, "arch": t.user_attrs.get("arch"), "hparams": t.user_attrs.get("hparams"),
+                     "metrics": t.user_attrs.get("metrics", {}),
+                     "description": space.describe(t.user_attrs["arch"]) if t.user_attrs.get("arch") else ""})
+    return rows
+
+
+def _any_complete(study) -> bool:
+    from optuna.trial import TrialState
+
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def show_top_table(reporter, rows: list[dict], objectives) -> None:
+    names = [n for n, _ in objectives]
+    cols = ["trial", *names, "params", "MFLOPs", "architecture"]
+    table = [[r["number"], *[f"{r['values'][n]:.4g}" for n in names], r["metrics"].get("params", ""),
+              f"{r['metrics'].get('flops', 0) / 1e6:.2f}", r["description"]] for r in rows]
+    reporter.table("Top trials (validation)", cols, table)
+
+
+def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict, reporter) -> None:
+    """Fine-tune the top-k, test the winner once, export and verify it, write the model card."""
+    from nas_cli.cost import count_flops, count_params, measure_latency_torch
+    from nas_cli.export import export_all, write_model_card
+    from nas_cli.finetune import finetune, select_candidates
+
+    ft = settings["finetune"]
+    if not ft["enabled"]:
+        return
+    t0 = time.perf_counter()
+    candidates = select_candidates(study, objectives, int(ft["top_k"]))
+    reporter.info(f"fine-tune: top {len(candidates)} trial(s) for {ft['epochs']} epochs")
+    out = finetune(candidates, ctx, int(ft["epochs"]), reporter)
+    summary["finetune"] = {"epochs": int(ft["epochs"]), "selected_trial": out["selected"], "test": out["test"],
+                           "candidates": [{k: v for k, v in r.items() if k != "history"} for r in out["results"]]}
+    summary["timings"]["finetune_seconds"] = time.perf_counter() - t0
+    model, spec = out["model"], ctx.data.spec
+    cost = {"params": count_params(model), "flops": count_flops(model, spec.input_shape),
+            "latency_ms_batch1_torch": round(measure_latency_torch(model, spec.input_shape)["median_ms"], 4)}
+    summary["finetune"]["cost"] = cost
+    test = out["test"]
+    reporter.table("Selected model (held-out test split)", ["trial", "accuracy", "precision", "recall", "f1", "params"],
+                   [[out["selected"], f"{test['accuracy']:.4f}", f"{test['precision']:.4f}", f"{test['recall']:.4f}",
+                     f"{test['f1']:.4f}", cost["params"]]])
+    if not settings["export"]["enabled"]:
+        return
+    t1 = time.perf_counter()
+    ex = settings["export"]
+    export_dir = run_dir / "export"
+    result = export_all(model, space_name=ctx.space.name, arch=out["arch"], hparams=out["hparams"].to_dict(),
+                        spec=spec, config=settings, inputs=ctx.data.test_x[:256], out_dir=export_dir,
+                        tolerance=float(ex["tolerance"]), onnx=bool(ex["onnx"]), torch_export=bool(ex["torch_export"]))
+    card = write_model_card(export_dir / "model_card.md", space_name=ctx.space.name,
+                            description=ctx.space.describe(out["arch"]), arch=out["arch"],
+                            hparams=out["hparams"].to_dict(), test=test, cost=cost, export=result,
+                            dataset=summary["dataset"])
+    result["files"]["model_card"] = str(card)
+    summary["export"] = result
+    summary["timings"]["export_seconds"] = time.perf_counter() - t1
+    reporter.info(f"exported: {export_dir} (ONNX max abs diff {result.get('onnx_max_abs_diff', float('nan')):.2e})")

@@ -1,0 +1,150 @@
+"""One trial: sample an arch dict, build it, train it, measure it, return the objective values."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas_cli.errors import TrialFailed
+from nas_cli.rundir import append_jsonl, atomic_write_json, trial_dir
+from nas_cli.train import Hparams
+
+# objective metric -> (where it comes from, natural direction)
+METRICS = {
+    "accuracy": "maximize",
+    "f1": "maximize",
+    "precision": "maximize",
+    "recall": "maximize",
+    "loss": "minimize",
+    "params": "minimize",
+    "flops": "minimize",
+    "latency_ms": "minimize",
+    "memory_mb": "minimize",
+}
+
+
+@dataclass
+class TrialContext:
+    """Everything a trial needs, as plain values (no config object)."""
+
+    space: Any
+    data: Any
+    train: dict
+    run_dir: Path
+    seed: int
+    objectives: list[tuple[str, str]]
+    device: Any = None
+    channels_last: bool = False
+    autocast_dtype: Any = None
+    on_epoch: Any = None  # progress hook: f(trial_number, epoch, epochs, record)
+    extra: dict = field(default_factory=dict)
+
+
+def sample_hparams(trial, train: dict) -> Hparams:
+    """Each hyperparameter is fixed when `train.<name>` is set, otherwise searched in `train.search.<name>`."""
+    search = train.get("search", {})
+
+    def pick(name, suggest):
+        return train[name] if train.get(name) is not None else suggest()
+
+    optimizer = pick("optimizer", lambda: trial.suggest_categorical("optimizer", list(search["optimizer"])))
+    lr = pick("lr", lambda: trial.suggest_float("lr", *search["lr"], log=True))
+    wd = pick("weight_decay", lambda: trial.suggest_float("weight_decay", *search["weight_decay"], log=True))
+    bs = pick("batch_size", lambda: trial.suggest_categorical("batch_size", list(search["batch_size"])))
+    return Hparams(lr=float(lr), optimizer=str(optimizer), weight_decay=float(wd), batch_size=int(bs),
+                   momentum=float(train.get("momentum", 0.9)))
+
+
+def build_model(space, arch: dict, spec, device, channels_last: bool):
+    import torch
+
+    model = space.build(arch, spec).to(device)
+    if channels_last and len(spec.input_shape) == 3:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def objective(trial, ctx: TrialContext):
+    """Optuna objective; failures become TrialFailed with the reason saved in the trial directory."""
+    import optuna
+
+    tdir = trial_dir(ctx.run_dir, trial.number)
+    tdir.mkdir(parents=True, exist_ok=True)
+    try:
+        arch = ctx.space.sample(trial)
+        hp = sample_hparams(trial, ctx.train)
+        atomic_write_json(tdir / "arch.json", {"space": ctx.space.name, "arch": arch, "hparams": hp.to_dict(),
+                                               "trial": trial.number})
+        trial.set_user_attr("arch", arch)
+        trial.set_user_attr("hparams", hp.to_dict())
+        metrics = train_and_measure(trial, ctx, arch, hp, tdir)
+    except optuna.TrialPruned:
+        raise
+    except TrialFailed as exc:
+        _record_failure(trial, tdir, str(exc), traceback.format_exc())
+        raise
+    except Exception as exc:  # a broken architecture, OOM, a bug: fail this trial, keep the study
+        reason = f"{type(exc).__name__}: {exc}"
+        if "out of memory" in str(exc).lower():
+            reason = f"out of memory: {exc}"
+        _record_failure(trial, tdir, reason, traceback.format_exc())
+        raise TrialFailed(reason) from exc
+    values = [metrics[name] for name, _ in ctx.objectives]
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: Path) -> dict:
+    import optuna
+    import torch
+
+    from nas_cli.cost import count_flops, count_params, measure_latency_torch
+    from nas_cli.train import evaluate, fit
+
+    torch.manual_seed(ctx.seed * 100_003 + trial.number)
+    spec = ctx.data.spec
+    model = build_model(ctx.space, arch, spec, ctx.device, ctx.channels_last)
+    params = count_params(model)
+    flops = count_flops(model, spec.input_shape)
+    trial.set_user_attr("params", params)
+    trial.set_user_attr("flops", flops)
+    single = len(ctx.objectives) == 1
+    report_metric = "val_loss" if ctx.objectives[0][0] == "loss" else "val_accuracy"
+    metrics_path = tdir / "metrics.jsonl"
+    metrics_path.unlink(missing_ok=True)
+    epochs = int(ctx.train["epochs"])
+
+    def on_epoch(epoch: int, record: dict) -> None:
+        append_jsonl(metrics_path, record)
+        if ctx.on_epoch is not None:
+            ctx.on_epoch(trial.number, epoch, epochs, record)
+        if single:
+            trial.report(record[report_metric], epoch)
+            if trial.should_prune():
+                trial.set_user_attr("pruned_at_epoch", epoch)
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+    timeout = ctx.train.get("trial_timeout")
+    deadline = time.monotonic() + float(timeout) if timeout else None
+    start = time.perf_counter()
+    fit(model, ctx.data, hp, epochs, seed=ctx.seed + trial.number, max_batches=ctx.train.get("max_batches"),
+        deadline=deadline, on_epoch=on_epoch, autocast_dtype=ctx.autocast_dtype)
+    train_seconds = time.perf_counter() - start
+    val = evaluate(model, ctx.data.val_x, ctx.data.val_y, full=True, autocast_dtype=ctx.autocast_dtype)
+    latency = measure_latency_torch(model, spec.input_shape, batch_size=1, repeats=10, warmup=2)
+    metrics = {
+        "accuracy": val["accuracy"], "precision": val["precision"], "recall": val["recall"], "f1": val["f1"],
+        "loss": val["loss"], "params": params, "flops": flops, "latency_ms": latency["median_ms"],
+        "train_seconds": train_seconds, "epochs": epochs,
+    }
+    trial.set_user_attr("metrics", metrics)
+    atomic_write_json(tdir / "result.json", {"state": "COMPLETE", "metrics": metrics})
+    return metrics
+
+
+def _record_failure(trial, tdir: Path, reason: str, tb: str) -> None:
+    trial.set_user_attr("fail_reason", reason)
+    atomic_write_json(tdir / "result.json", {"state": "FAIL", "reason": reason})
+    (tdir / "error.txt").write_text(reason + "\n\n" + tb, encoding="utf-8")
