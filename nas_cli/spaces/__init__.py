@@ -16,6 +16,7 @@ from nas_cli.errors import ConfigError
 SPACES: dict[str, str] = {
     "cnn": "nas_cli.spaces.cnn:CNNSpace",
     "nb201": "nas_cli.spaces.nb201:NB201Space",
+    "mobilenet": "nas_cli.spaces.mobilenet:MobileNetSpace",
 }
 
 
