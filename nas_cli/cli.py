@@ -10,6 +10,9 @@ commands:
   search [overrides]   run a search: nas search dataset=digits strategy=tpe study.n_trials=20
                        (nas search --help lists config groups and options; --cfg job prints the config)
   export RUN_DIR       fine-tune and export again from a finished run's study
+  report RUN_DIR       write an HTML report with plots into RUN_DIR/report/
+  ls [DIR]             list the runs under DIR (default: runs), newest first
+  show RUN_DIR         print a run's summary in the terminal
   --version            print the version
 
 Overrides use Hydra syntax (key=value, group=option, -m for sweeps). See README.md.
@@ -19,6 +22,9 @@ Overrides use Hydra syntax (key=value, group=option, -m for sweeps). See README.
 COMMANDS = {
     "search": ("nas_cli.search", "search_command"),
     "export": ("nas_cli.commands", "export_command"),
+    "report": ("nas_cli.report", "report_command"),
+    "ls": ("nas_cli.runs", "ls_command"),
+    "show": ("nas_cli.runs", "show_command"),
 }
 
 

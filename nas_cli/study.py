@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-from nas_cli.errors import ConfigError, NasError, TrialFailed
+from nas_cli.errors import ConfigError, GateFailed, NasError, TrialFailed
 from nas_cli.rundir import SUMMARY_SCHEMA_VERSION, atomic_write_json, atomic_write_text
 
 log = logging.getLogger("nas")
@@ -33,6 +34,7 @@ def run_study(cfg, run_dir: Path) -> int:
         from nas_cli.validate import validate
 
         objectives = validate(settings)
+        summary["timings"]["import_seconds"] = _import_libraries(settings)
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(settings))
         summary.update(_describe_run(settings, objectives))
         from nas_cli.progress import Reporter
@@ -40,9 +42,9 @@ def run_study(cfg, run_dir: Path) -> int:
         reporter = Reporter(int(settings["study"]["n_trials"]), verbosity=int(settings["verbosity"]))
         run_search_job(settings, objectives, run_dir, summary, reporter)
         summary["status"] = "completed"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C (first: after the current epoch; second: at once) or SIGTERM
         summary["status"] = "interrupted"
-        code = 130
+        code = getattr(exc, "exit_code", 130)
     except NasError as exc:
         summary["status"] = "config_error" if isinstance(exc, ConfigError) else "failed"
         summary["error"] = str(exc)
@@ -58,8 +60,29 @@ def run_study(cfg, run_dir: Path) -> int:
         summary["timings"]["total_seconds"] = time.time() - started
         summary["finished_at"] = time.time()
         atomic_write_json(run_dir / "summary.json", summary)
+    if code == 0 and settings.get("gate"):  # after everything is saved, so CI keeps the artifacts
+        from nas_cli.gate import enforce_gate
+
+        try:
+            enforce_gate(settings["gate"], summary, run_dir)
+        except GateFailed as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            code = exc.exit_code
     _print_outcome(summary, run_dir, code)
     return code
+
+
+def _import_libraries(settings: dict) -> float:
+    """Import the heavy libraries this job needs up front, timed apart (start-up, not search work)."""
+    import importlib
+
+    start = time.perf_counter()
+    names = ["optuna"]
+    if settings.get("evaluator", {}).get("name", "train") == "train":
+        names += ["torch", "sklearn.metrics"]
+    for name in names:
+        importlib.import_module(name)
+    return time.perf_counter() - start
 
 
 def _describe_run(settings: dict, objectives) -> dict:
@@ -115,6 +138,9 @@ def open_study(settings: dict, objectives, run_dir: Path, summary: dict):
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     spec = resolve_storage(settings.get("storage"), run_dir)
     summary["storage"] = spec
+    from nas_cli.resume import repair_journal
+
+    repair_journal(spec)  # a torn last record from a killed writer would poison every later append
     sampler, pruner = make_sampler_and_pruner(settings)
     if len(objectives) > 1:
         pruner = optuna.pruners.NopPruner()  # Optuna's pruners are single-objective
@@ -157,16 +183,21 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
 
 
 def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, reporter) -> None:
-    from optuna.trial import TrialState
-
     from nas_cli.trial import objective
 
     t0 = time.perf_counter()
     ctx, study = prepare(settings, objectives, run_dir, summary, reporter)
     summary["timings"]["setup_seconds"] = time.perf_counter() - t0
-    finished_states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     n_total = int(settings["study"]["n_trials"])
-    done = len(study.get_trials(deepcopy=False, states=finished_states))
+    from nas_cli import signals
+    from nas_cli.resume import StudyTotal, counted_trials, recover_trials
+
+    summary["recovered"] = recover_trials(study, summary["storage"], run_dir)  # dead workers' trials: FAIL + retry
+    atomic_write_json(run_dir / "summary.json", summary)  # status "running" and the storage, for `nas resume`
+    if summary["recovered"]["failed"] or summary["recovered"]["retried"]:
+        reporter.info(f"recovered: trial(s) {summary['recovered']['failed']} of a dead process marked FAIL; "
+                      f"retrying interrupted trial(s) {summary['recovered']['retried']} with the same parameters")
+    done = counted_trials(study)  # interrupted trials do not count: they are retried
     remaining = max(0, n_total - done)
     budget = FailureBudget(float(settings["study"]["max_failure_rate"]))
     reporter.info(f"search: {summary['search_space']} space on {summary['dataset']} with {summary['strategy']}, "
@@ -175,14 +206,17 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
     reporter.start(done)
     try:
         if remaining:
-            study.optimize(lambda t: objective(t, ctx), n_trials=remaining, timeout=settings["study"]["timeout"],
-                           catch=(TrialFailed,), callbacks=[reporter.trial_done, budget],
-                           gc_after_trial=False, show_progress_bar=False)
+            with signals.graceful_stop():
+                study.optimize(lambda t: objective(t, ctx), n_trials=remaining, timeout=settings["study"]["timeout"],
+                               catch=(TrialFailed,),
+                               callbacks=[reporter.trial_done, budget, StudyTotal(n_total), signals.stop_callback],
+                               gc_after_trial=False, show_progress_bar=False)
     finally:
         reporter.stop()
         summary["timings"]["search_seconds"] = time.perf_counter() - t1
         summary["trials"] = count_trials(study)
         summary["best_trials"] = best_trials(study, objectives, ctx.space, k=5)
+    signals.raise_if_stopped()
     if budget.tripped:
         raise NasError(budget.message)
     if not summary["best_trials"]:
@@ -227,6 +261,9 @@ class FailureBudget:
         from optuna.trial import TrialState
 
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+        from nas_cli.resume import counted
+
+        trials = [t for t in trials if counted(t)]  # interrupted trials are retried, not the trial's fault
         failed = [t for t in trials if t.state == TrialState.FAIL]
         if len(trials) >= self.min_trials and len(failed) / len(trials) > self.rate:
             self.tripped = True
@@ -312,3 +349,6 @@ def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict,
     summary["export"] = result
     summary["timings"]["export_seconds"] = time.perf_counter() - t1
     reporter.info(f"exported: {export_dir} (ONNX max abs diff {result.get('onnx_max_abs_diff', float('nan')):.2e})")
+    from nas_cli.robustness import robustness_step
+
+    robustness_step(settings, model, ctx.data, summary, reporter)

@@ -32,6 +32,12 @@ def _number(cfg: dict, dotted: str, low: float | None = None, high: float | None
         raise ConfigError(f"{dotted} must be between {low} and {high}, got {value}")
 
 
+def _bool(cfg: dict, dotted: str) -> None:
+    value = _get(cfg, dotted)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{dotted} must be true or false, got {value!r}")
+
+
 def _choice(cfg: dict, dotted: str, allowed) -> None:
     value = _get(cfg, dotted)
     if value not in allowed:
@@ -92,4 +98,16 @@ def validate(cfg: dict) -> list[tuple[str, str]]:
     _int(cfg, "hardware.threads", 1, 4096, allow_none=True)
     _int(cfg, "hardware.n_jobs", 1, 1024)
     _int(cfg, "verbosity", -1, 2)
+    from nas_cli.hardware_checks import validate_cost_keys
+
+    validate_cost_keys(cfg, _get, _int, _number, _choice)
+    if "robustness" in cfg:  # run configs saved before these keys existed are still valid
+        _bool(cfg, "robustness.enabled")
+        _number(cfg, "robustness.noise_std", 0.0, 1e6)
+        _number(cfg, "robustness.fgsm_epsilon", 0.0, 1e6)
+        _int(cfg, "robustness.max_samples", 1, None, allow_none=True)
+    if "gate" in cfg:
+        _number(cfg, "gate.min_accuracy", 0.0, 1.0, allow_none=True)
+        _number(cfg, "gate.max_latency_ms", 0.0, None, allow_none=True)
+        _int(cfg, "gate.max_params", 1, None, allow_none=True)
     return parse_objectives(_get(cfg, "objectives"))
