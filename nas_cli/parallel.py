@@ -1,0 +1,166 @@
+"""`hardware.n_jobs > 1`: trials in separate worker processes that share the study storage.
+
+Each worker is `python -m nas_cli.parallel RUN_DIR INDEX N_TRIALS`: it reloads the run's resolved
+config, loads the data itself and runs its share of the trials with cores / n_jobs threads (two
+single-threaded workers beat one two-threaded on 2 cores: FACTS.md). The parent only watches the
+storage, reports each finished trial, then fine-tunes and exports. Ctrl-C reaches the workers,
+whose running trials are recorded as FAIL; a trial left RUNNING by a worker that died is marked
+FAIL with the reason, so every trial is accounted for.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from nas_cli.errors import NasError
+
+POLL_SECONDS = 0.5
+
+
+def split_trials(n: int, n_jobs: int) -> list[int]:
+    return [n // n_jobs + (1 if i < n % n_jobs else 0) for i in range(n_jobs)]
+
+
+def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, reporter, budget=None) -> None:
+    """Start `n_jobs` workers over `n_run` trials, report progress from the storage, wait for all."""
+    from optuna.trial import TrialState
+
+    from nas_cli import signals
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "NAS_WORKER_THREADS": str(threads)}
+    shares = [s for s in split_trials(n_run, n_jobs) if s > 0]
+    procs, logs = [], []
+    finished_states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    seen = {t.number for t in study.get_trials(deepcopy=False, states=finished_states)}
+    try:
+        for i, share in enumerate(shares):
+            log_path = run_dir / f"worker_{i}.log"
+            logs.append(log_path)
+            with open(log_path, "ab") as log_file:
+                procs.append(subprocess.Popen([sys.executable, "-m", "nas_cli.parallel", str(run_dir), str(i),
+                                               str(share)], env=env, stdout=log_file, stderr=subprocess.STDOUT))
+        reporter.info(f"parallel: {len(procs)} worker process(es) x {threads} thread(s), trials {shares}")
+        forwarded = False
+        while True:
+            if signals.stop_requested() and not forwarded:  # first Ctrl-C/SIGTERM: workers finish their epoch
+                forwarded = True
+                for p in procs:
+                    if p.poll() is None:
+                        p.send_signal(signal.SIGINT)
+            alive = [p for p in procs if p.poll() is None]
+            for t in study.get_trials(deepcopy=False, states=finished_states):
+                if t.number not in seen:
+                    seen.add(t.number)
+                    reporter.trial_done(study, t)
+                    if budget is not None:
+                        _check_budget(budget, study, t, procs)
+            if not alive:
+                break
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        stop_workers(procs)
+        close_orphans(study)
+        raise
+    orphans = close_orphans(study)
+    bad = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode not in (0, 130)]
+    if bad:
+        tails = "; ".join(f"worker {i} exit {rc}: {_tail(logs[i])}" for i, rc in bad)
+        reporter.warn(f"parallel: {len(bad)} worker(s) failed ({orphans} trial(s) closed as FAIL): {tails}")
+        if all(p.returncode != 0 for p in procs) and not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            raise NasError(f"all workers failed; see {logs[0]}: {tails}")
+
+
+def _check_budget(budget, study, trial, procs) -> None:
+    """The study's failure budget, applied from the parent: a tripped budget stops every worker."""
+    try:
+        budget(study, trial)
+    except RuntimeError:  # study.stop() outside optimize(); `tripped` is already set
+        pass
+    if budget.tripped:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+
+
+def stop_workers(procs, grace: float = 10.0) -> None:
+    """SIGINT each live worker (their trials end as FAIL), then kill those still alive after `grace`."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def close_orphans(study) -> int:
+    """Mark trials still RUNNING (every worker has exited) as FAIL: interrupted, so resume retries them."""
+    from optuna.trial import TrialState
+
+    from nas_cli.resume import DIED_REASON
+
+    reason = DIED_REASON
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        n += 1
+    return n
+
+
+def _tail(path: Path, n: int = 400) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-n:].strip().replace("\n", " | ")
+    except OSError:
+        return "(no log)"
+
+
+def worker_main(run_dir: Path, index: int, n_trials: int) -> int:
+    """One worker: the run's resolved config, its own data and sampler seed, `n_trials` trials."""
+    import yaml
+
+    from nas_cli.errors import TrialFailed
+    from nas_cli.progress import Reporter
+    from nas_cli.study import FailureBudget, prepare
+    from nas_cli.trial import objective
+    from nas_cli.validate import validate
+
+    settings = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    sampler = settings["strategy"].get("sampler") or {}
+    if isinstance(sampler.get("seed"), int):  # same seed in every worker would sample the same trials
+        sampler["seed"] = sampler["seed"] + 7919 * index
+    settings["hardware"]["threads"] = int(os.environ.get("NAS_WORKER_THREADS", "1"))
+    objectives = validate(settings)
+    summary: dict = {"timings": {}}
+    reporter = Reporter(n_trials, verbosity=-1, live=False)
+    ctx, study = prepare(settings, objectives, run_dir, summary, reporter)
+    from nas_cli import signals
+    from nas_cli.resume import StudyTotal
+
+    n_total = int(settings["study"]["n_trials"])
+    total = StudyTotal(n_total)
+    if ctx.extra.get("limits"):
+        from nas_cli.constraints import TrainedTrialsTarget
+
+        total = TrainedTrialsTarget(n_total)
+    callbacks = [FailureBudget(float(settings["study"]["max_failure_rate"])), total, signals.stop_callback]
+    with signals.graceful_stop():
+        study.optimize(lambda t: objective(t, ctx), n_trials=n_trials, timeout=settings["study"]["timeout"],
+                       catch=(TrialFailed,), callbacks=callbacks, gc_after_trial=False, show_progress_bar=False)
+    return 130 if signals.stop_requested() else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(worker_main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))
+    except KeyboardInterrupt:
+        sys.exit(130)
