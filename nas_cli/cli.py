@@ -10,6 +10,7 @@ commands:
   search [overrides]   run a search: nas search dataset=digits strategy=tpe study.n_trials=20
                        (nas search --help lists config groups and options; --cfg job prints the config)
   export RUN_DIR       fine-tune and export again from a finished run's study
+  resume RUN_DIR [k=v] continue a killed or interrupted run in the same directory (nas resume RUN_DIR study.n_trials=50)
   report RUN_DIR       write an HTML report with plots into RUN_DIR/report/
   ls [DIR]             list the runs under DIR (default: runs), newest first
   show RUN_DIR         print a run's summary in the terminal
@@ -22,6 +23,7 @@ Overrides use Hydra syntax (key=value, group=option, -m for sweeps). See README.
 COMMANDS = {
     "search": ("nas_cli.search", "search_command"),
     "export": ("nas_cli.commands", "export_command"),
+    "resume": ("nas_cli.resume", "resume_command"),
     "report": ("nas_cli.report", "report_command"),
     "ls": ("nas_cli.runs", "ls_command"),
     "show": ("nas_cli.runs", "show_command"),
@@ -44,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     import importlib
 
     module, func = COMMANDS[argv[0]]
-    return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+    try:
+        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+    except KeyboardInterrupt:  # Ctrl-C outside a search (start-up, composing): no traceback
+        print("interrupted", file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from nas_cli.errors import NasError
+from nas_cli.errors import ConfigError, NasError
 
 
 def load_run(run_dir: str) -> tuple[Path, dict]:
@@ -14,15 +14,16 @@ def load_run(run_dir: str) -> tuple[Path, dict]:
 
     path = Path(run_dir)
     if not path.is_dir():
-        raise NasError(f"{run_dir}: no such run directory")
+        raise ConfigError(f"{run_dir}: no such run directory")
     cfg_path = path / "config.yaml"
     if not cfg_path.is_file():
-        raise NasError(f"{run_dir} is not a nas run directory (no config.yaml)")
+        raise ConfigError(f"{run_dir} is not a nas run directory (no config.yaml)")
     try:
         settings = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
-        assert isinstance(settings, dict)
-    except Exception:
-        raise NasError(f"{cfg_path} is not a readable run config") from None
+    except Exception as exc:
+        raise ConfigError(f"{cfg_path} is not a readable run config: {exc}") from None
+    if not isinstance(settings, dict) or not isinstance(settings.get("study"), dict):
+        raise ConfigError(f"{cfg_path} is not a nas run config (no study section)")
     return path, settings
 
 
@@ -39,3 +40,7 @@ def export_command(args: list[str]) -> int:
     except NasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # never a traceback on the terminal
+        from nas_cli.resume import unexpected_failure
+
+        return unexpected_failure(exc, args[0])

@@ -145,9 +145,13 @@ def open_study(settings: dict, objectives, run_dir: Path, summary: dict):
     if len(objectives) > 1:
         pruner = optuna.pruners.NopPruner()  # Optuna's pruners are single-objective
         summary["pruning"] = "off: multi-objective study"
-    study = optuna.create_study(storage=open_storage(spec), study_name=str(settings["study"]["name"]),
-                                sampler=sampler, pruner=pruner, directions=[d for _, d in objectives],
-                                load_if_exists=True)
+    try:
+        study = optuna.create_study(storage=open_storage(spec), study_name=str(settings["study"]["name"]),
+                                    sampler=sampler, pruner=pruner, directions=[d for _, d in objectives],
+                                    load_if_exists=True)
+    except (ValueError, UnicodeDecodeError) as exc:  # a journal damaged by something other than nas
+        raise NasError(f"storage {spec} cannot be read ({type(exc).__name__}: {exc}); "
+                       "restore it from a backup or start a new study") from None
     if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for _, d in objectives]:
         raise ConfigError(f"study.name={study.study_name!r} already exists in {spec} with other directions; "
                           "use another study.name or the same objectives")

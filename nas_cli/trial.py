@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas_cli import signals
 from nas_cli.errors import TrialFailed
-from nas_cli.rundir import append_jsonl, atomic_write_json, trial_dir
+from nas_cli.rundir import append_jsonl, atomic_write_json, atomic_write_text, trial_dir
 from nas_cli.train import Hparams
 
 # objective metric -> (where it comes from, natural direction)
@@ -71,9 +72,14 @@ def objective(trial, ctx: TrialContext):
     """Optuna objective; failures become TrialFailed with the reason saved in the trial directory."""
     import optuna
 
+    from nas_cli.resume import worker_id
+
     tdir = trial_dir(ctx.run_dir, trial.number)
     tdir.mkdir(parents=True, exist_ok=True)
+    trial.set_user_attr("worker", worker_id())  # lets a later run tell a dead worker's RUNNING trial apart
     try:
+        if signals.stop_requested():
+            raise TrialFailed(signals.interrupt_reason())
         arch = ctx.space.sample(trial)
         hp = sample_hparams(trial, ctx.train)
         atomic_write_json(tdir / "arch.json", {"space": ctx.space.name, "arch": arch, "hparams": hp.to_dict(),
@@ -86,10 +92,14 @@ def objective(trial, ctx: TrialContext):
     except TrialFailed as exc:
         _record_failure(trial, tdir, str(exc), traceback.format_exc())
         raise
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, but say why this trial failed
+        _record_failure(trial, tdir, f"{signals.INTERRUPTED_PREFIX}: second Ctrl-C", traceback.format_exc())
+        raise
     except Exception as exc:  # a broken architecture, OOM, a bug: fail this trial, keep the study
         reason = f"{type(exc).__name__}: {exc}"
-        if "out of memory" in str(exc).lower():
-            reason = f"out of memory: {exc}"
+        if _is_out_of_memory(exc):
+            reason = f"out of memory: {reason}"
+            _free_accelerator_memory()
         _record_failure(trial, tdir, reason, traceback.format_exc())
         raise TrialFailed(reason) from exc
     values = [metrics[name] for name, _ in ctx.objectives]
@@ -120,6 +130,8 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
         append_jsonl(metrics_path, record)
         if ctx.on_epoch is not None:
             ctx.on_epoch(trial.number, epoch, epochs, record)
+        if signals.stop_requested():  # first Ctrl-C: end this trial cleanly after the epoch just saved
+            raise TrialFailed(signals.interrupt_reason(epoch))
         if single:
             trial.report(record[report_metric], epoch)
             if trial.should_prune():
@@ -147,4 +159,20 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
 def _record_failure(trial, tdir: Path, reason: str, tb: str) -> None:
     trial.set_user_attr("fail_reason", reason)
     atomic_write_json(tdir / "result.json", {"state": "FAIL", "reason": reason})
-    (tdir / "error.txt").write_text(reason + "\n\n" + tb, encoding="utf-8")
+    atomic_write_text(tdir / "error.txt", reason + "\n\n" + tb)
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA (torch.cuda.OutOfMemoryError), MPS, CPU allocator failures and Python's MemoryError."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()  # drop the failed trial's tensors before the next trial allocates
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,89 @@
+"""Ctrl-C during a search: the first one stops after the current epoch, a second one stops at once.
+
+The first SIGINT (or a SIGTERM from a batch scheduler) only sets a flag: the running trial checks it
+after each epoch, records itself as FAIL with an "interrupted" reason (retried on resume), and the
+study stops. Nothing is cut mid-write, so the storage and every file stay whole. The handler then
+puts Python's default back, so a second Ctrl-C raises KeyboardInterrupt at once. Even then the
+journal stays whole: Optuna appends each record with one write() to a regular file under a lock
+released in a `finally`, and a Python signal handler runs between bytecodes, never inside a write.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+
+INTERRUPTED_PREFIX = "interrupted"
+
+_state = {"signum": 0}
+
+
+class Interrupted(KeyboardInterrupt):
+    """The search stopped because of a signal; `exit_code` is 128 + the signal number (130 for Ctrl-C)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.exit_code = 128 + int(signum)
+
+
+def stop_requested() -> bool:
+    return _state["signum"] != 0
+
+
+def request_stop(signum: int = signal.SIGINT) -> None:
+    """What the first signal does (also usable from tests and embedding code)."""
+    if not _state["signum"]:
+        _state["signum"] = int(signum)
+
+
+def reset() -> None:
+    _state["signum"] = 0
+
+
+def _first_signal(signum, frame) -> None:
+    request_stop(signum)
+    # From now on Ctrl-C behaves as Python's default: KeyboardInterrupt at the next bytecode.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    print(f"\n{signal.Signals(signum).name}: stopping after the current epoch and saving everything; "
+          "press Ctrl-C again to stop at once", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def graceful_stop():
+    """Install the two-step Ctrl-C handling (main thread only) for the duration of the block."""
+    reset()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, _first_signal)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
+def interrupt_reason(epoch: int | None = None) -> str:
+    name = signal.Signals(_state["signum"] or signal.SIGINT).name
+    where = f"after epoch {epoch}" if epoch is not None else "before training"
+    return f"{INTERRUPTED_PREFIX}: {name} {where}"
+
+
+def is_interrupted_reason(reason) -> bool:
+    return isinstance(reason, str) and reason.startswith(INTERRUPTED_PREFIX)
+
+
+def stop_callback(study, trial) -> None:
+    """Optuna callback: start no new trial once a stop was requested."""
+    if stop_requested():
+        study.stop()
+
+
+def raise_if_stopped() -> None:
+    """After `study.optimize` returns: turn a requested stop into `Interrupted` for the runner."""
+    if stop_requested():
+        raise Interrupted(_state["signum"])
