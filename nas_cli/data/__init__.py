@@ -14,6 +14,11 @@ from nas_cli.errors import ConfigError
 # name -> "module:function"; modules are imported only when that dataset is used.
 DATASETS: dict[str, str] = {
     "digits": "nas_cli.data.digits:load_digits",
+    "mnist": "nas_cli.data.torchvision_sets:load_mnist",
+    "fashion_mnist": "nas_cli.data.torchvision_sets:load_fashion_mnist",
+    "cifar10": "nas_cli.data.torchvision_sets:load_cifar10",
+    "cifar100": "nas_cli.data.torchvision_sets:load_cifar100",
+    "image_folder": "nas_cli.data.image_folder:load_image_folder",
 }
 
 
