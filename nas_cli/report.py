@@ -187,7 +187,7 @@ def _tradeoff_drawer(study, metric: str, label: str):
         import matplotlib.pyplot as plt
 
         pts = [(float(t.user_attrs["metrics"][metric]), float(t.user_attrs["metrics"]["accuracy"]), t.number)
-               for t in _complete(study) if metric in (t.user_attrs.get("metrics") or {})]
+               for t in _complete(study) if {metric, "accuracy"} <= set(t.user_attrs.get("metrics") or {})]
         if not pts:
             raise _Skip(f"no completed trial recorded {metric}")
         front = pareto_front(pts)
