@@ -44,6 +44,14 @@ class Reporter:
 
     # -- events ----------------------------------------------------------------------------
     def epoch(self, number: int, epoch: int, epochs: int, record: dict) -> None:
+        if self.verbosity > 1:  # chatty: one line per epoch (CI logs keep them; a TTY shows them above the bar)
+            line = f"trial {number} epoch {epoch}/{epochs} " + " ".join(
+                f"{k} {v:.4g}" for k, v in record.items() if k != "epoch" and isinstance(v, (int, float)))
+            log.info(line)
+            if self._progress is not None:
+                self._progress.console.print(line)
+            else:
+                print(line, flush=True)
         if self._progress is not None:
             self._progress.update(
                 self._task,
@@ -89,7 +97,8 @@ class Reporter:
         log.info("%s\n%s", title, "\n".join(" | ".join(map(str, r)) for r in [columns, *rows]))
         if self.verbosity < 0:
             return
-        table = Table(title=title)
+        # Not a terminal (CI, a pipe): no box drawing, just aligned columns under the title.
+        table = Table(title=title) if self.console.is_terminal else Table(title=title, box=None, title_justify="left")
         for col in columns:
             table.add_column(col, overflow="fold")
         for row in rows:
