@@ -15,7 +15,10 @@ def _f(value) -> str:
 def _table(title: str, columns: list[str], rows: list[list], header: bool = True):
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", show_header=header)
+    import sys
+
+    boxed = {} if sys.stdout.isatty() else {"box": None}  # piped: aligned plain lines, no box drawing
+    table = Table(title=title, title_justify="left", show_header=header, **boxed)
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
