@@ -118,7 +118,7 @@ def list_runs(root: Path) -> list[dict]:
 def format_rows(rows: list[dict]) -> list[str]:
     table = [COLUMNS, *[[str(r[c]) for c in COLUMNS] for r in rows]]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
 
 
 def ls_command(args: list[str]) -> int:

@@ -13,9 +13,9 @@ def _f(value) -> str:
 
 
 def _table(title: str, columns: list[str], rows: list[list], header: bool = True):
-    from rich.table import Table
-
     import sys
+
+    from rich.table import Table
 
     boxed = {} if sys.stdout.isatty() else {"box": None}  # piped: aligned plain lines, no box drawing
     table = Table(title=title, title_justify="left", show_header=header, **boxed)
