@@ -122,9 +122,15 @@ def export_variants(model, ctx, hparams, fp32_onnx: Path, ex: dict, opts: dict, 
                        ["variant", "test acc", "drop", "size KiB", "ms b1", f"ms b{bs}", "speedup b1", "verdict"],
                        [[r["variant"], f"{r['test_accuracy']:.4f}", f"{r['accuracy_drop']:+.4f}",
                          f"{r['size_bytes'] / 1024:.1f}", r["latency_ms_b1"], r[f"latency_ms_b{bs}"],
-                         f"{r['speedup_b1']:.2f}x", "recommended" if r["recommended"] else r["reason"]] for r in rows])
+                         f"{r['speedup_b1']:.2f}x", _verdict(r)] for r in rows])
     return {"variants": rows, "max_accuracy_drop": float(ex.get("max_accuracy_drop", 0.01)),
             "seconds": time.perf_counter() - start}
+
+
+def _verdict(row: dict) -> str:
+    if not row["recommended"]:
+        return f"not recommended: {row['reason']}"
+    return "recommended" + (f" ({row['note']})" if row.get("note") else "")
 
 
 def judge(rows: list[dict], max_drop: float, batch_size: int) -> None:
@@ -152,6 +158,7 @@ def model_card_section(result: dict, batch_size: int) -> str:
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in result["variants"]:
         verdict = "yes" if r["recommended"] else f"no: {r['reason']}"
+        verdict += f" ({r['note']})" if r.get("note") else ""
         lines.append(f"| {r['variant']} (`{Path(r['file']).name}`) | {r['test_accuracy']:.4f} | {r['accuracy_drop']:+.4f} | "
                      f"{r['size_bytes'] / 1024:.1f} | {r['latency_ms_b1']} ({r['latency_p90_ms_b1']}) | "
                      f"{r[f'latency_ms_b{batch_size}']} | {r['speedup_b1']:.2f}x | {verdict} |")

@@ -40,7 +40,8 @@ def needed_metrics(constraints: dict | None) -> set[str]:
 
 def violations(cost: dict, limits: dict[str, float]) -> dict[str, float]:
     """Relative excess per limit ((value - limit) / limit; <= 0 is within the limit)."""
-    return {key: (float(cost[LIMITS[key][0]]) - limit) / limit for key, limit in limits.items()}
+    return {key: (float(cost[LIMITS[key][0]]) - limit) / limit for key, limit in limits.items()
+            if LIMITS[key][0] in cost}
 
 
 def reason(cost: dict, limits: dict[str, float]) -> str:
@@ -115,7 +116,7 @@ def nothing_feasible_message(info: dict) -> str:
 
 
 def check_trial(trial, ctx, cost: dict, tdir) -> None:
-    """Set the trial's constraint values; raise TrialPruned with the reason when it is over a limit."""
+    """Set the trial's constraint values measured so far; raise TrialPruned with the reason when over a limit."""
     import optuna
 
     from nas_cli.rundir import atomic_write_json

@@ -219,18 +219,36 @@ def measure_cost(model, input_shape, *, runtime: str = "onnxruntime", batch_size
 def measure_trial_cost(trial, ctx, model) -> dict:
     """Cost of a freshly built trial model on the configured runtime; stored as user attrs.
 
-    Latency does not depend on the weights of these dense networks, so it is measured before any
-    training, which lets a latency constraint reject an architecture in milliseconds.
+    Measured cheapest first (params and FLOPs, then memory, then latency) and checked against the
+    constraints after each stage, so an architecture over a cheap limit is rejected in milliseconds.
+    Latency does not depend on the weights of these dense networks, so it is measured before training.
     """
+    from nas_cli.constraints import check_trial
+    from nas_cli.rundir import trial_dir
+
     opts = ctx.extra.get("cost") or {}
-    latency_needed = opts.get("latency", True)
-    cost = measure_cost(model, ctx.data.spec.input_shape, runtime=opts.get("runtime", "torch"),
-                        batch_sizes=(1, int(opts.get("batch_size", 1))), repeats=int(opts.get("repeats", 10)),
-                        warmup=int(opts.get("warmup", 2)), threads=int(opts.get("threads", 1)),
-                        latency=latency_needed)
+    shape = ctx.data.spec.input_shape
+    tdir = trial_dir(ctx.run_dir, trial.number)
+    cost = {"params": count_params(model), "flops": count_flops(model, shape)}
+    check_trial(trial, ctx, cost, tdir)
+    cost["memory_mb"] = round(peak_memory_mb(model, shape, batch_size=1), 4)
+    check_trial(trial, ctx, cost, tdir)
+    runtime, threads = opts.get("runtime", "torch"), int(opts.get("threads", 1))
+    repeats, warmup = int(opts.get("repeats", 10)), int(opts.get("warmup", 2))
+    cost.update(latency_runtime=runtime, latency_threads=threads)
+    session = onnx_session(export_onnx_bytes(model, shape), threads) if runtime == "onnxruntime" else None
+    for bs in dict.fromkeys((1, int(opts.get("batch_size", 1)))):
+        if session is not None:
+            lat = measure_latency_onnx(None, shape, bs, repeats, warmup, threads, session=session)
+        else:
+            lat = measure_latency_torch(model, shape, bs, repeats, warmup)
+        cost[f"latency_ms_b{bs}"] = round(lat["median_ms"], 5)
+        cost[f"latency_p90_ms_b{bs}"] = round(lat["p90_ms"], 5)
+        if bs == 1:
+            cost["latency_ms"] = cost["latency_ms_b1"]
+            check_trial(trial, ctx, cost, tdir)
     for key in ("params", "flops", "memory_mb", "latency_ms"):
-        if key in cost:
-            trial.set_user_attr(key, cost[key])
+        trial.set_user_attr(key, cost[key])
     trial.set_user_attr("cost", cost)
     return cost
 

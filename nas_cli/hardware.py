@@ -15,11 +15,13 @@ class Hardware:
     threads: int
     autocast_dtype: Any
     channels_last: bool
+    compile: bool = False
+    n_jobs: int = 1
 
     def describe(self) -> dict:
         return {"device": str(self.device), "threads": self.threads,
                 "autocast": str(self.autocast_dtype) if self.autocast_dtype else "fp32",
-                "channels_last": self.channels_last}
+                "channels_last": self.channels_last, "compile": self.compile, "n_jobs": self.n_jobs}
 
 
 def cpu_count() -> int:
@@ -54,4 +56,5 @@ def setup_hardware(hw: dict) -> Hardware:
             raise ConfigError(f"hardware.precision={precision} needs a GPU; on CPU use hardware.precision=fp32")
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return Hardware(device=torch.device(want), threads=int(threads), autocast_dtype=dtype,
-                    channels_last=bool(hw.get("channels_last", False)))
+                    channels_last=bool(hw.get("channels_last", False)), compile=bool(hw.get("compile", False)),
+                    n_jobs=int(hw.get("n_jobs", 1)))

@@ -40,7 +40,12 @@ def run_study(cfg, run_dir: Path) -> int:
         from nas_cli.progress import Reporter
 
         reporter = Reporter(int(settings["study"]["n_trials"]), verbosity=int(settings["verbosity"]))
-        run_search_job(settings, objectives, run_dir, summary, reporter)
+        if settings.get("evaluator", {}).get("name", "train") == "tabular":  # table look-ups: no torch, no export
+            from nas_cli.tabular import run_tabular_job
+
+            run_tabular_job(settings, run_dir, summary, reporter)
+        else:
+            run_search_job(settings, objectives, run_dir, summary, reporter)
         summary["status"] = "completed"
     except KeyboardInterrupt as exc:  # Ctrl-C (first: after the current epoch; second: at once) or SIGTERM
         summary["status"] = "interrupted"
@@ -169,7 +174,11 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     hw = setup_hardware(settings["hardware"])
     summary["hardware"] = hw.describe()
     ds = dict(settings["dataset"])
-    data = load_dataset(ds.pop("name"), **ds).to(hw.device)
+    try:
+        data = load_dataset(ds.pop("name"), **ds).to(hw.device)
+    except (TypeError, ValueError, AttributeError) as exc:  # an option of the wrong type or value
+        raise ConfigError(f"dataset={settings['dataset']['name']}: bad option ({type(exc).__name__}: {exc}); "
+                          "see configs/dataset/ for the allowed values") from None
     if hw.channels_last and data.train_x.dim() == 4:
         import torch
 
@@ -178,11 +187,18 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     summary["data"] = {"input_shape": list(data.spec.input_shape), "num_classes": data.spec.num_classes,
                        **data.info}
     sp = dict(settings["search_space"])
-    space = build_space(sp.pop("name"), spec=data.spec, **sp)
+    try:
+        space = build_space(sp.pop("name"), spec=data.spec, **sp)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"search_space={settings['search_space']['name']}: bad option "
+                          f"({type(exc).__name__}: {exc}); see configs/search_space/ for the allowed values") from None
     study = open_study(settings, objectives, run_dir, summary)
     ctx = TrialContext(space=space, data=data, train=settings["train"], run_dir=run_dir, seed=int(settings["seed"]),
                        objectives=objectives, device=hw.device, channels_last=hw.channels_last,
                        autocast_dtype=hw.autocast_dtype, on_epoch=reporter.epoch)
+    from nas_cli.cost import configure_trial_cost
+
+    configure_trial_cost(ctx, settings, hw)  # latency runtime, batch size, threads; constraint limits
     return ctx, study
 
 
@@ -203,26 +219,50 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
                       f"retrying interrupted trial(s) {summary['recovered']['retried']} with the same parameters")
     done = counted_trials(study)  # interrupted trials do not count: they are retried
     remaining = max(0, n_total - done)
+    n_run, total_cb = remaining, StudyTotal(n_total)
+    if ctx.extra.get("limits"):  # rejected architectures cost milliseconds: they do not use up study.n_trials
+        from nas_cli.constraints import trained_plan
+
+        done, n_run, total_cb = trained_plan(study, n_total, settings)
+        remaining = max(0, n_total - done)
     budget = FailureBudget(float(settings["study"]["max_failure_rate"]))
     reporter.info(f"search: {summary['search_space']} space on {summary['dataset']} with {summary['strategy']}, "
                   f"{remaining} trial(s) to run ({done} already in the study), device {ctx.device}")
     t1 = time.perf_counter()
     reporter.start(done)
     try:
-        if remaining:
+        if remaining and int(summary["hardware"].get("n_jobs", 1)) > 1:  # worker processes share the storage
+            from nas_cli.parallel import run_workers
+
             with signals.graceful_stop():
-                study.optimize(lambda t: objective(t, ctx), n_trials=remaining, timeout=settings["study"]["timeout"],
+                run_workers(study, run_dir, n_run, int(summary["hardware"]["n_jobs"]),
+                            int(summary["hardware"]["threads"]), reporter, budget)
+        elif remaining:
+            with signals.graceful_stop():
+                study.optimize(lambda t: objective(t, ctx), n_trials=n_run, timeout=settings["study"]["timeout"],
                                catch=(TrialFailed,),
-                               callbacks=[reporter.trial_done, budget, StudyTotal(n_total), signals.stop_callback],
+                               callbacks=[reporter.trial_done, budget, total_cb, signals.stop_callback],
                                gc_after_trial=False, show_progress_bar=False)
     finally:
         reporter.stop()
         summary["timings"]["search_seconds"] = time.perf_counter() - t1
         summary["trials"] = count_trials(study)
         summary["best_trials"] = best_trials(study, objectives, ctx.space, k=5)
+        if ctx.extra.get("limits"):
+            from nas_cli.constraints import summarize
+
+            summary["constraints"] = summarize(study, ctx.extra["limits"])
     signals.raise_if_stopped()
     if budget.tripped:
         raise NasError(budget.message)
+    if not summary["best_trials"] and summary.get("constraints", {}).get("rejected"):
+        from nas_cli.constraints import nothing_feasible_message
+
+        raise NasError(nothing_feasible_message(summary["constraints"]))
+    if len(objectives) > 1:
+        from nas_cli.selection import report_pareto
+
+        report_pareto(study, objectives, run_dir, summary, reporter)
     if not summary["best_trials"]:
         raise NasError("no trial completed: see trials/*/error.txt in the run directory")
     show_top_table(reporter, summary["best_trials"], objectives)
@@ -315,23 +355,30 @@ def show_top_table(reporter, rows: list[dict], objectives) -> None:
 
 def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict, reporter) -> None:
     """Fine-tune the top-k, test the winner once, export and verify it, write the model card."""
-    from nas_cli.cost import count_flops, count_params, measure_latency_torch
+    from nas_cli.cost import final_cost
     from nas_cli.export import export_all, write_model_card
     from nas_cli.finetune import finetune, select_candidates
 
     ft = settings["finetune"]
     if not ft["enabled"]:
         return
+    if len(objectives) > 1:  # every chosen trade-off is fine-tuned and exported on its own
+        from nas_cli.finish_many import finish_pareto
+
+        return finish_pareto(settings, study, objectives, ctx, run_dir, summary, reporter)
     t0 = time.perf_counter()
     candidates = select_candidates(study, objectives, int(ft["top_k"]))
+    if str(ft.get("select") or "auto") != "auto":
+        from nas_cli.selection import select_for_finetune
+
+        candidates = select_for_finetune(study, objectives, ft["select"], int(ft["top_k"]))[1]
     reporter.info(f"fine-tune: top {len(candidates)} trial(s) for {ft['epochs']} epochs")
     out = finetune(candidates, ctx, int(ft["epochs"]), reporter)
     summary["finetune"] = {"epochs": int(ft["epochs"]), "selected_trial": out["selected"], "test": out["test"],
                            "candidates": [{k: v for k, v in r.items() if k != "history"} for r in out["results"]]}
     summary["timings"]["finetune_seconds"] = time.perf_counter() - t0
     model, spec = out["model"], ctx.data.spec
-    cost = {"params": count_params(model), "flops": count_flops(model, spec.input_shape),
-            "latency_ms_batch1_torch": round(measure_latency_torch(model, spec.input_shape)["median_ms"], 4)}
+    cost = final_cost(model, ctx)
     summary["finetune"]["cost"] = cost
     test = out["test"]
     reporter.table("Selected model (held-out test split)", ["trial", "accuracy", "precision", "recall", "f1", "params"],
@@ -350,6 +397,9 @@ def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict,
                             hparams=out["hparams"].to_dict(), test=test, cost=cost, export=result,
                             dataset=summary["dataset"])
     result["files"]["model_card"] = str(card)
+    from nas_cli.compress import compress_step
+
+    compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter)
     summary["export"] = result
     summary["timings"]["export_seconds"] = time.perf_counter() - t1
     reporter.info(f"exported: {export_dir} (ONNX max abs diff {result.get('onnx_max_abs_diff', float('nan')):.2e})")

@@ -110,16 +110,19 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
     import optuna
     import torch
 
-    from nas_cli.cost import count_flops, count_params, measure_latency_torch
+    from nas_cli.constraints import check_trial
+    from nas_cli.cost import measure_trial_cost
     from nas_cli.train import evaluate, fit
 
     torch.manual_seed(ctx.seed * 100_003 + trial.number)
     spec = ctx.data.spec
     model = build_model(ctx.space, arch, spec, ctx.device, ctx.channels_last)
-    params = count_params(model)
-    flops = count_flops(model, spec.input_shape)
-    trial.set_user_attr("params", params)
-    trial.set_user_attr("flops", flops)
+    cost = measure_trial_cost(trial, ctx, model)  # before training: params, FLOPs, memory, latency
+    check_trial(trial, ctx, cost, tdir)  # over a constraint: TrialPruned now, in milliseconds
+    params, flops = cost["params"], cost["flops"]
+    train_model = model
+    if ctx.extra.get("compile"):
+        train_model = torch.compile(model)  # the checkpointed module stays the uncompiled one
     single = len(ctx.objectives) == 1
     report_metric = "val_loss" if ctx.objectives[0][0] == "loss" else "val_accuracy"
     metrics_path = tdir / "metrics.jsonl"
@@ -141,14 +144,13 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
     timeout = ctx.train.get("trial_timeout")
     deadline = time.monotonic() + float(timeout) if timeout else None
     start = time.perf_counter()
-    fit(model, ctx.data, hp, epochs, seed=ctx.seed + trial.number, max_batches=ctx.train.get("max_batches"),
+    fit(train_model, ctx.data, hp, epochs, seed=ctx.seed + trial.number, max_batches=ctx.train.get("max_batches"),
         deadline=deadline, on_epoch=on_epoch, autocast_dtype=ctx.autocast_dtype)
     train_seconds = time.perf_counter() - start
     val = evaluate(model, ctx.data.val_x, ctx.data.val_y, full=True, autocast_dtype=ctx.autocast_dtype)
-    latency = measure_latency_torch(model, spec.input_shape, batch_size=1, repeats=10, warmup=2)
     metrics = {
         "accuracy": val["accuracy"], "precision": val["precision"], "recall": val["recall"], "f1": val["f1"],
-        "loss": val["loss"], "params": params, "flops": flops, "latency_ms": latency["median_ms"],
+        "loss": val["loss"], **cost, "params": params, "flops": flops,
         "train_seconds": train_seconds, "epochs": epochs,
     }
     trial.set_user_attr("metrics", metrics)

@@ -1,0 +1,58 @@
+"""hardware.n_jobs > 1: worker processes share the study storage; every trial is accounted for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import TINY
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def test_split_trials_covers_every_trial():
+    from nas_cli.parallel import split_trials
+
+    assert split_trials(5, 2) == [3, 2]
+    assert split_trials(1, 3) == [1, 0, 0]
+    assert sum(split_trials(20, 3)) == 20
+
+
+def test_two_workers_run_every_trial_once(compose_cfg, tmp_path):
+    import optuna
+
+    from nas_cli.storage import open_storage
+    from nas_cli.study import run_study
+
+    cfg = compose_cfg([*TINY, "study.n_trials=4", "hardware.n_jobs=2", "finetune.enabled=false"])
+    assert run_study(cfg, tmp_path / "run") == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    counts = summary["trials"]
+    assert counts["total"] == 4 and counts["running"] == 0
+    assert counts["complete"] + counts["pruned"] + counts["failed"] == 4
+    assert summary["hardware"]["n_jobs"] == 2 and summary["hardware"]["threads"] >= 1
+    study = optuna.load_study(study_name="nas", storage=open_storage(summary["storage"]))
+    workers = {t.user_attrs.get("worker") for t in study.trials}
+    assert len(workers) == 2  # two processes really shared the study
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 4  # not the same samples twice
+    for i in (0, 1):
+        assert (tmp_path / "run" / f"worker_{i}.log").is_file()
+    for t in study.trials:
+        assert (tmp_path / "run" / "trials" / str(t.number) / "result.json").is_file()
+
+
+def test_a_trial_left_running_by_a_dead_worker_is_closed_as_failed(tmp_path):
+    import optuna
+
+    from nas_cli.parallel import close_orphans
+    from nas_cli.storage import open_storage
+
+    study = optuna.create_study(storage=open_storage(str(tmp_path / "s.journal")), study_name="s")
+    study.ask()  # RUNNING, and no process will finish it
+    done = study.ask()
+    study.tell(done, 1.0)
+    assert close_orphans(study) == 1
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    assert study.trials[0].user_attrs["fail_reason"].startswith("interrupted")
