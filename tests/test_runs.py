@@ -98,3 +98,29 @@ def test_show_prints_the_runs_summary(runs_root, nas):
     assert proc.returncode == 0 and "interrupted" in proc.stdout and "Selected model" not in proc.stdout
     proc = nas(["show", str(root)], cwd=root)
     assert proc.returncode == 2 and "not a nas run directory" in proc.stderr
+
+
+@pytest.mark.slow
+def test_ls_shows_a_run_interrupted_by_ctrl_c(tmp_path):
+    """A real Ctrl-C (SIGINT) in the middle of a search: the run is listed as interrupted with its trials."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("nas")
+    args = [a for a in TINY if not a.startswith(("verbosity", "study.n_trials"))]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([str(exe), "search", *args, "study.n_trials=200", "verbosity=1"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("trial 1 "):  # two trials finished
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    ls = run_nas(["ls"], cwd=tmp_path)
+    (row,) = _rows(ls.stdout)
+    done, total = row[6].split("/")
+    assert row[-1] == "interrupted" and total == "200" and 2 <= int(done) < 200, row
+    assert row[7].startswith("accuracy=")
