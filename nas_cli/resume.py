@@ -287,6 +287,9 @@ def _complete(run_dir: Path, settings: dict) -> bool:
         study = optuna.load_study(study_name=str(settings["study"]["name"]), storage=open_storage(settings["storage"]))
     except KeyError:
         return False
+    except (ValueError, UnicodeDecodeError) as exc:  # same wording as nas_cli.study.open_study
+        raise NasError(f"storage {settings['storage']} cannot be read ({type(exc).__name__}: {exc}); "
+                       "restore it from a backup or start a new study") from None
     have, want = counted_trials(study), int(settings["study"]["n_trials"])
     if have < want:
         return False

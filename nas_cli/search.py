@@ -18,6 +18,15 @@ def register_resolvers() -> None:
 
 def search_command(args: list[str]) -> int:
     """Run `@hydra.main` with `args` as the command line; map Hydra's failures to exit code 2."""
+    _state.update(task_started=False, worst_code=0)  # fresh per call (tests and embedders call it repeatedly)
+    from nas_cli.errors import ConfigError
+    from nas_cli.inputs import check_user_config_dirs
+
+    try:
+        check_user_config_dirs(args)  # Hydra would print a traceback for a YAML syntax error there
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     register_resolvers()
     import hydra
 

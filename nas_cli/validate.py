@@ -57,8 +57,8 @@ def parse_objectives(spec) -> list[tuple[str, str]]:
     """`[accuracy:max, latency_ms:min]` -> [("accuracy", "maximize"), ("latency_ms", "minimize")]."""
     if isinstance(spec, str):
         spec = [spec]
-    if not spec:
-        raise ConfigError("objectives must name at least one metric, e.g. objectives=[accuracy:max]")
+    if not isinstance(spec, (list, tuple)) or not spec:
+        raise ConfigError(f"objectives must name at least one metric, e.g. objectives=[accuracy:max], got {spec!r}")
     out = []
     for item in spec:
         name, _, direction = str(item).partition(":")
