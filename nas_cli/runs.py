@@ -56,17 +56,19 @@ def _objective(summary: dict, settings: dict) -> tuple[str, str]:
 
 
 def _scan_trials(run_dir: Path, metric: str, direction: str) -> tuple[int, int, float | None]:
-    """(trial directories, finished ones, best value of `metric`) from trials/<n>/result.json."""
+    """(trials that were trained, finished ones, best value of `metric`) from trials/<n>/result.json."""
     dirs = [p for p in (run_dir / "trials").glob("*") if p.is_dir()] if (run_dir / "trials").is_dir() else []
-    finished, best = 0, None
+    finished, best, rejected = 0, None, 0
     for d in dirs:
         result = _read_json(d / "result.json")
-        if result:
+        if result.get("state") == "INFEASIBLE":  # rejected by constraints.*, never trained
+            rejected += 1
+        elif result:
             finished += 1
         value = (result.get("metrics") or {}).get(metric) if result.get("state") == "COMPLETE" else None
         if isinstance(value, (int, float)) and (best is None or (value > best if direction == "max" else value < best)):
             best = float(value)
-    return len(dirs), finished, best
+    return len(dirs) - rejected, finished, best
 
 
 def _last_change(run_dir: Path) -> float:
@@ -86,6 +88,8 @@ def describe_run(run_dir: Path, root: Path | None = None) -> dict:
                                             if (run_dir / "config.yaml").exists() else run_dir.stat().st_mtime)
     counts = summary.get("trials") or {}
     done = sum(int(counts.get(k, 0)) for k in ("complete", "pruned", "failed"))
+    # Architectures rejected by `constraints.*` before training are pruned trials that n_trials does not count.
+    done -= int((summary.get("constraints") or {}).get("rejected", 0))
     n_dirs, finished, scanned_best = _scan_trials(run_dir, metric, direction)
     if status not in ("completed", "failed", "config_error") or not counts:
         # The summary may predate the last trials: count what trials/ holds. A pruned trial has no
