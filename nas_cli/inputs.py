@@ -42,3 +42,22 @@ def check_user_config_dirs(args: list[str]) -> None:
                 raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def hydra_error_message(exc: BaseException, args: list[str] = ()) -> str:
+    """Hydra's own text for a composition error (and its OmegaConf cause), without the traceback."""
+    text = str(exc).strip() or type(exc).__name__
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip() and str(cause).strip() not in text:
+        text += f"\n{str(cause).strip()}"
+    if type(exc).__module__.startswith(("hydra", "omegaconf")):
+        return text
+    # Hydra's internal errors (e.g. `dataset=null`) do not say which override; name the suspects.
+    import nas_cli.configs
+
+    groups = {p.name for p in Path(nas_cli.configs.__file__).parent.iterdir() if p.is_dir()}
+    suspects = [a for a in args if "=" in a and a.split("=", 1)[0].lstrip("+~") in groups]
+    if suspects:
+        return (f"{text} (config-group override {', '.join(suspects)}: a group takes an option name, "
+                "e.g. dataset=digits; nas search --help lists them)")
+    return f"{text} (in the command-line overrides)"

@@ -163,6 +163,8 @@ def repair_journal(spec: str) -> bool:
         return False
     from optuna.storages.journal import JournalFileSymlinkLock
 
+    from nas_cli.rundir import atomic_write_bytes
+
     lock = JournalFileSymlinkLock(str(path))  # the lock Optuna's writers hold while appending
     lock.acquire()
     try:
@@ -176,7 +178,7 @@ def repair_journal(spec: str) -> bool:
             cut = size - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
             fh.seek(cut)
             torn = fh.read()
-            Path(f"{spec}.torn-{int(time.time())}").write_bytes(torn)
+            atomic_write_bytes(f"{spec}.torn-{int(time.time())}", torn)
             fh.truncate(cut)
             fh.flush()
             os.fsync(fh.fileno())

@@ -46,8 +46,13 @@ def search_command(args: list[str]) -> int:
         if hc.mode != RunMode.MULTIRUN and code:
             sys.exit(code)
 
-    saved = sys.argv
+    import os
+
+    saved, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = ["nas search", *args]
+    # Hydra prints a full traceback for some composition errors (e.g. `dataset=null`); asked to raise
+    # instead, it hands every error to us and we print one line. A user's HYDRA_FULL_ERROR=1 is kept.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         _task()
     except SystemExit as exc:
@@ -56,6 +61,17 @@ def search_command(args: list[str]) -> int:
         if code == 1 and not _state["task_started"]:
             return 2
         return code
+    except Exception as exc:
+        if saved_env == "1":
+            raise
+        from nas_cli.inputs import hydra_error_message
+
+        print(f"error: {hydra_error_message(exc, args)}", file=sys.stderr, flush=True)
+        return 1 if _state["task_started"] else 2
     finally:
         sys.argv = saved
+        if saved_env is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_env
     return _state["worst_code"]

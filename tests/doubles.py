@@ -41,7 +41,6 @@ class DoubleSpace(SearchSpace):
 def make_net(behaviour: str, hidden: int, spec):
     import math
 
-    import torch
     from torch import nn
 
     class DoubleNet(nn.Module):

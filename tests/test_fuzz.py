@@ -126,6 +126,8 @@ def test_fuzzed_unknown_key_thoroughly(search_in_process, key, value):
     ("dataset.val_fraction=null", "dataset=digits: bad option"),
     ("search_space.min_layers=abc", "search_space=cnn: bad option"),
     ("objectives=3.5", "objectives"),
+    ("dataset=null", "Config group override"),  # Hydra itself printed a traceback for this one
+    ("search_space=[1.5]", "search_space"),
     ("hardware.device=tpu", "hardware.device"),
     ("study.name=${nope}", "nope"),
 ])
