@@ -68,6 +68,9 @@ def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, rep
         close_orphans(study)
         raise
     orphans = close_orphans(study)
+    import torch
+
+    torch.set_num_threads(max(1, threads * n_jobs))  # fine-tune and export in the parent get every core again
     bad = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode not in (0, 130)]
     if bad:
         tails = "; ".join(f"worker {i} exit {rc}: {_tail(logs[i])}" for i, rc in bad)

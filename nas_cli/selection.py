@@ -116,6 +116,8 @@ def report_pareto(study, objectives, run_dir: Path, summary: dict, reporter) -> 
     """Pareto front: a table on the terminal, RUN_DIR/pareto.png, and summary['pareto_front']."""
     rows = pareto_rows(study, objectives)
     summary["pareto_front"] = rows
+    reporter.info("early stopping: off in multi-objective studies (Optuna's pruners rank one objective); "
+                  "every trial trains for train.epochs")
     names = [n for n, _ in objectives]
     reporter.table(f"Pareto front ({len(rows)} trial(s), feasible only)", ["trial", *names, "params", "latency_ms"],
                    [[r["number"], *[f"{r['values'][n]:.4g}" for n in names], r["params"],
