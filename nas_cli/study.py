@@ -347,10 +347,15 @@ def _any_complete(study) -> bool:
 
 def show_top_table(reporter, rows: list[dict], objectives) -> None:
     names = [n for n, _ in objectives]
-    cols = ["trial", *names, "params", "MFLOPs", "architecture"]
+    cols = ["trial", *names, "params", "MFLOPs", "latency ms", "memory MiB", "architecture"]
     table = [[r["number"], *[f"{r['values'][n]:.4g}" for n in names], r["metrics"].get("params", ""),
-              f"{r['metrics'].get('flops', 0) / 1e6:.2f}", r["description"]] for r in rows]
+              f"{r['metrics'].get('flops', 0) / 1e6:.2f}", _fmt(r["metrics"].get("latency_ms")),
+              _fmt(r["metrics"].get("memory_mb")), r["description"]] for r in rows]
     reporter.table("Top trials (validation)", cols, table)
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.4g}"
 
 
 def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict, reporter) -> None:
