@@ -114,7 +114,7 @@ def _is_stale(trial, now: datetime) -> bool:
     if started is None:
         return True
     if started.tzinfo is None:
-        started = started.replace(tzinfo=timezone.utc)
+        started = started.astimezone()  # Optuna's journal gives naive local times
     return (now - started).total_seconds() > NO_OWNER_GRACE_S
 
 
@@ -191,22 +191,23 @@ def repair_journal(spec: str) -> bool:
 USAGE = "usage: nas resume RUN_DIR [key=value ...]   (e.g. nas resume runs/2026-... study.n_trials=50)"
 
 
-def storage_of(run_dir: Path, settings: dict) -> str:
-    """The storage the run used: summary.json's record, else the config's (relative to RUN_DIR)."""
+def storage_of(run_dir: Path, settings: dict) -> str | None:
+    """The storage the run used; None for the default journal inside RUN_DIR (wherever RUN_DIR now is)."""
     import json
 
-    from nas_cli.storage import resolve_storage
-
-    try:
+    configured = settings.get("storage")
+    if configured is None or not str(configured).strip():
+        return None
+    if "://" in str(configured):
+        return str(configured)
+    try:  # a file path was resolved against the directory `nas search` ran in: summary.json has it
         recorded = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("storage")
     except (OSError, ValueError, AttributeError):
         recorded = None
-    if recorded:
+    if recorded and Path(str(recorded)).is_file():
         return str(recorded)
-    configured = settings.get("storage")
-    if configured and "://" not in str(configured) and not Path(str(configured)).expanduser().is_absolute():
-        configured = str(run_dir / str(configured))
-    return resolve_storage(configured, run_dir)
+    path = Path(str(configured)).expanduser()
+    return str(path if path.is_absolute() else (run_dir / path).resolve())
 
 
 def apply_overrides(settings: dict, overrides: list[str]) -> dict:
@@ -228,7 +229,7 @@ def apply_overrides(settings: dict, overrides: list[str]) -> dict:
     return OmegaConf.to_container(cfg)
 
 
-def _log_to_run_dir(run_dir: Path) -> None:
+def _log_to_run_dir(run_dir: Path):
     import logging
 
     handler = logging.FileHandler(run_dir / "nas.log", mode="a", encoding="utf-8")
@@ -236,6 +237,7 @@ def _log_to_run_dir(run_dir: Path) -> None:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     root.addHandler(handler)
+    return handler
 
 
 def resume_command(args: list[str]) -> int:
@@ -251,18 +253,26 @@ def resume_command(args: list[str]) -> int:
         from nas_cli.validate import validate
 
         validate(settings)  # a bad override is a clear ConfigError before anything is opened
+        from nas_cli.storage import resolve_storage
+
         settings["storage"] = storage_of(run_dir, settings)
-        if "://" not in settings["storage"] and not Path(settings["storage"]).is_file():
-            print(f"note: {settings['storage']} does not exist yet: the study starts from its first trial",
-                  file=sys.stderr)
+        spec = resolve_storage(settings["storage"], run_dir)
+        if "://" not in spec and not Path(spec).is_file():
+            print(f"note: {spec} does not exist yet: the study starts from its first trial", file=sys.stderr)
         elif _complete(run_dir, settings):
             return 0
-        _log_to_run_dir(run_dir)
+        import logging
+
         from omegaconf import OmegaConf
 
         from nas_cli.study import run_study
 
-        return run_study(OmegaConf.create(settings), run_dir)
+        handler = _log_to_run_dir(run_dir)
+        try:
+            return run_study(OmegaConf.create(settings), run_dir)
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
     except NasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -282,15 +292,16 @@ def _complete(run_dir: Path, settings: dict) -> bool:
         return False
     import optuna
 
-    from nas_cli.storage import open_storage
+    from nas_cli.storage import open_storage, resolve_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    spec = resolve_storage(settings["storage"], run_dir)
     try:
-        study = optuna.load_study(study_name=str(settings["study"]["name"]), storage=open_storage(settings["storage"]))
+        study = optuna.load_study(study_name=str(settings["study"]["name"]), storage=open_storage(spec))
     except KeyError:
         return False
     except (ValueError, UnicodeDecodeError) as exc:  # same wording as nas_cli.study.open_study
-        raise NasError(f"storage {settings['storage']} cannot be read ({type(exc).__name__}: {exc}); "
+        raise NasError(f"storage {spec} cannot be read ({type(exc).__name__}: {exc}); "
                        "restore it from a backup or start a new study") from None
     have, want = counted_trials(study), int(settings["study"]["n_trials"])
     if have < want:

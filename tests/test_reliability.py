@@ -342,6 +342,19 @@ def test_resume_of_a_complete_run_says_so(compose_cfg, tmp_path, capsys):
     assert "study.n_trials must be an integer" in capsys.readouterr().err
 
 
+def test_resume_finds_the_journal_after_the_run_dir_moved(compose_cfg, tmp_path, capsys):
+    from nas_cli.resume import resume_command
+
+    code, _ = run_in_process(compose_cfg, tmp_path / "a", ["study.n_trials=1"])
+    assert code == 0
+    moved = tmp_path / "elsewhere" / "b"
+    moved.parent.mkdir()
+    (tmp_path / "a").rename(moved)
+    assert resume_command([str(moved), "study.n_trials=2"]) == 0, capsys.readouterr().err
+    assert [t.state.name for t in load_trials(moved / "study.journal")] == ["COMPLETE", "COMPLETE"]
+    assert "storage: null" in (moved / "config.yaml").read_text()  # still portable
+
+
 # -- 7. determinism ----------------------------------------------------------------------------
 def _trial_record(trials) -> list:
     keep = ("accuracy", "loss", "f1", "precision", "recall", "params", "flops")
@@ -351,12 +364,12 @@ def _trial_record(trials) -> list:
 def test_same_seed_same_params_and_metrics_in_process(compose_cfg, tmp_path):
     records = []
     for name in ("a", "b"):
-        code, _ = run_in_process(compose_cfg, tmp_path / name, ["study.n_trials=3", "strategy=tpe", "seed=7"])
+        code, _ = run_in_process(compose_cfg, tmp_path / name, ["study.n_trials=2", "strategy=tpe", "seed=7"])
         assert code == 0
         records.append(_trial_record(load_trials(tmp_path / name / "study.journal")))
     assert records[0] == records[1]
     other = tmp_path / "c"
-    assert run_in_process(compose_cfg, other, ["study.n_trials=3", "strategy=tpe", "seed=8"])[0] == 0
+    assert run_in_process(compose_cfg, other, ["study.n_trials=2", "strategy=tpe", "seed=8"])[0] == 0
     assert _trial_record(load_trials(other / "study.journal")) != records[0]  # the seed matters
 
 
