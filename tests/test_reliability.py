@@ -271,6 +271,18 @@ def test_run_files_are_whole_and_no_temporaries_remain(nas, tmp_path):
     selected = json.loads((run / "summary.json").read_text())["finetune"]["selected_trial"]
     assert ckpt["arch"] == json.loads((run / "trials" / str(selected) / "arch.json").read_text())["arch"]
 
+    # A damaged checkpoint is a clear error for a reader, and `nas export RUN_DIR` writes a whole one again.
+    checkpoint = run / "export" / "model.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    from nas_cli.errors import NasError
+
+    with pytest.raises(NasError, match="not a readable nas checkpoint"):
+        load_checkpoint(checkpoint)
+    again = nas(["export", str(run)], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert load_checkpoint(checkpoint)[1]["arch"] == ckpt["arch"]
+    assert not [p for p in run.rglob("*") if ".tmp" in p.name]
+
 
 def test_the_package_writes_files_only_through_the_atomic_helpers():
     """A direct write_text/torch.save/open(..., "w") could leave half a file behind after a crash."""
@@ -322,10 +334,13 @@ def test_a_journal_torn_by_a_crash_still_resumes(compose_cfg, tmp_path):
 def test_resume_of_something_that_is_not_a_run(nas, tmp_path, setup, needle):
     target = tmp_path / "target"
     setup(target)
+    before = sorted((p.name, p.read_bytes()) for p in target.iterdir()) if target.exists() else None
     for command in ("resume", "export"):
         proc = nas([command, str(target)], cwd=tmp_path)
         assert proc.returncode == 2, (command, proc.stderr)
         assert needle in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+        after = sorted((p.name, p.read_bytes()) for p in target.iterdir()) if target.exists() else None
+        assert after == before  # nothing written into what the user pointed at
 
 
 def test_resume_of_a_complete_run_says_so(compose_cfg, tmp_path, capsys):
