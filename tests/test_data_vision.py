@@ -111,6 +111,14 @@ def test_cifar10_reads_pickles_and_checks_md5(tmp_path):
     assert isinstance(data.augment, CropFlip)
 
 
+def test_tiny_classes_still_get_a_validation_split(tmp_path):
+    write_cifar(tmp_path)  # 5 images per class: a stratified 10% rounds to 0 in every class
+    data = load_dataset("cifar10", root=str(tmp_path), verify=False)
+    assert (len(data.train_y), len(data.val_y)) == (45, 5)
+    with pytest.raises(ConfigError, match="dataset.val_fraction"):
+        load_dataset("cifar10", root=str(tmp_path), verify=False, val_fraction=0.001)
+
+
 def test_cifar100_fine_labels_and_max_train(tmp_path):
     write_cifar(tmp_path, hundred=True, per_batch=40, n_test=100)
     data = load_dataset("cifar100", root=str(tmp_path), verify=False, max_train=50, mean=[0.5], std=[0.25])

@@ -89,7 +89,7 @@ def test_nb201_parameter_counts_match_the_table():
 def test_nb201_parameter_counts_match_almost_the_whole_table():
     # 204 of 15,625 rows (1.3%) carry a count off by 1/3, 1/2 or 2/3 of one conv edge: averaged
     # records in the published table, not a different network. Everything else must match.
-    rows = _rows(None)
+    rows = _rows(range(0, 15625, 10))  # 1,563 cells: every 10th (the whole table takes ~10 min here)
     matched = sum(abs(_params_m(r["arch"]) - float(r["params_m"])) <= 1e-3 for r in rows)
     assert matched / len(rows) >= 0.985
 

@@ -20,9 +20,8 @@ _DECODED: dict[tuple, dict] = {}
 def load_image_folder(root=None, image_size=32, channels: int = 3, resize: str = "stretch", val_fraction: float = 0.1,
                       test_fraction: float = 0.1, seed: int = 0, max_train=None, mean=None, std=None,
                       augment: str = "none", augment_padding: int = 4, **_: object):
-    from nas_cli.data import split_indices
     from nas_cli.data.augment import make_augment
-    from nas_cli.data.images import check_fraction, make_image_data
+    from nas_cli.data.images import carve, check_fraction, make_image_data
 
     make_augment(augment, augment_padding)  # validate before the slow decode
 
@@ -42,7 +41,7 @@ def load_image_folder(root=None, image_size=32, channels: int = 3, resize: str =
     train, val, test = splits["train"], splits.get("val"), splits.get("test")
     if test is None:
         fraction = check_fraction("test_fraction", test_fraction)
-        rest, held = split_indices(len(train[1]), (fraction,), int(seed) + 1, labels=train[1].numpy())
+        rest, held = carve(train[1].numpy(), fraction, int(seed) + 1, "test_fraction")
         train, test = (train[0][rest], train[1][rest]), (train[0][held], train[1][held])
     return make_image_data("image_folder", train, test, val=val, classes=classes, val_fraction=val_fraction,
                            seed=seed, max_train=max_train, mean=mean, std=std, augment=augment,

@@ -17,6 +17,17 @@ def check_fraction(key: str, value, high: float = 0.5) -> float:
     return value
 
 
+def carve(labels, fraction: float, seed: int, key: str):
+    """(kept, held) index arrays: stratified by class, or plain when classes are too small to give any."""
+    kept, held = split_indices(len(labels), (fraction,), seed, labels=labels)
+    if len(held) == 0:  # e.g. 5 images per class at 0.1: every class rounds to 0
+        kept, held = split_indices(len(labels), (fraction,), seed)
+    if len(held) == 0 or len(kept) == 0:
+        raise ConfigError(f"dataset.{key}={fraction} of {len(labels)} training images leaves an empty split; "
+                          "add images or change the fraction")
+    return kept, held
+
+
 def channel_stats(x, chunk: int = 4096):
     """Per-channel mean and std of uint8 NCHW images, in [0, 1] units (float64 sums, chunked)."""
     import torch
@@ -67,7 +78,7 @@ def make_image_data(name: str, train, test, *, classes: list[str], val=None, val
     train_x, train_y = train
     if val is None:
         fraction = check_fraction("val_fraction", val_fraction)
-        tr, va = split_indices(len(train_y), (fraction,), int(seed), labels=train_y.numpy())
+        tr, va = carve(train_y.numpy(), fraction, int(seed), "val_fraction")
         val = (train_x[va], train_y[va])
         train_x, train_y = train_x[tr], train_y[tr]
     if max_train is not None:
