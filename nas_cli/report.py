@@ -28,17 +28,24 @@ def report_command(args: list[str]) -> int:
     return 0
 
 
-def load_run_study(run_dir: Path, settings: dict, summary: dict):
-    """Open the run's study from summary.json's "storage" (or the config's), as optuna-dashboard would."""
+def run_storage(run_dir: Path, settings: dict) -> str:
+    """The run's storage: summary.json's "storage", or the journal inside RUN_DIR wherever it now lies."""
+    from nas_cli.resume import storage_of
+    from nas_cli.storage import resolve_storage
+
+    return resolve_storage(storage_of(run_dir, settings), run_dir)
+
+
+def load_run_study(run_dir: Path, settings: dict, spec: str):
+    """Open the run's study from its storage spec (a journal path or a database URL)."""
     import warnings
 
     import optuna
 
-    from nas_cli.storage import open_storage, resolve_storage
+    from nas_cli.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    spec = summary.get("storage") or resolve_storage(settings.get("storage"), run_dir)
     if "://" not in spec and not Path(spec).is_file():
         raise NasError(f"{run_dir}: the study storage {spec} does not exist")
     name = str((settings.get("study") or {}).get("name", "nas"))
@@ -62,7 +69,9 @@ def build_report(run_dir: Path) -> Path:
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
     objectives = parse_objectives(settings.get("objectives") or ["accuracy:max"])
-    study = load_run_study(run_dir, settings, summary)
+    spec = run_storage(run_dir, settings)
+    summary = {**summary, "storage": spec}  # shown in the report (the dashboard command); not saved
+    study = load_run_study(run_dir, settings, spec)
     out = run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     figures: list[tuple[str, str, str]] = []  # (file name, title, caption)
