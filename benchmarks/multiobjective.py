@@ -55,7 +55,11 @@ def evolution_mo(seed: int):
     """Regularized (aging) evolution with a multi-objective tournament: lowest non-domination rank wins."""
     from optuna.study._multi_objective import _fast_non_domination_rank
 
-    from nas_cli.strategies.evolution import RegularizedEvolutionSampler, _has_alternatives, mutate_value
+    from nas_cli.strategies.evolution import (
+        RegularizedEvolutionSampler,
+        _has_alternatives,
+        mutate_value,
+    )
 
     class MOEvolution(RegularizedEvolutionSampler):
         def _multi_objective_check(self, study) -> None:
@@ -141,7 +145,7 @@ def main() -> None:
               "optuna": optuna.__version__}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "multiobjective.json").write_text(json.dumps(result, indent=2))
-    md = [f"# Multi-objective NAS-Bench-201: valid_acc (max) vs latency_ms_pixel3 (min)", "",
+    md = ["# Multi-objective NAS-Bench-201: valid_acc (max) vs latency_ms_pixel3 (min)", "",
           f"{args.evals} evaluations per run, {args.seeds} seeds, optuna {optuna.__version__}. Hypervolume of "
           "everything found, as a fraction of the hypervolume of the table's true Pareto front "
           "(objectives scaled to [0,1] over the table, reference point (1.1, 1.1)).", "",

@@ -27,7 +27,7 @@ def finish_pareto(settings: dict, study, objectives, ctx, run_dir: Path, summary
         out = finetune([cand], ctx, int(ft["epochs"]), reporter)
         model, test = out["model"], out["test"]
         cost = final_cost(model, ctx)
-        row = {"trial": cand.number, "search_values": dict(zip([n for n, _ in objectives], cand.values)),
+        row = {"trial": cand.number, "search_values": dict(zip([n for n, _ in objectives], cand.values, strict=True)),
                "val": out["results"][0]["val"], "test": test, "cost": cost}
         models.append(row)
         if not ex["enabled"]:

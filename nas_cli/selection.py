@@ -103,7 +103,7 @@ def pareto_rows(study, objectives) -> list[dict]:
     rows = []
     for t in pareto_trials(study, objectives):
         m = t.user_attrs.get("metrics", {})
-        rows.append({"number": t.number, "values": dict(zip([n for n, _ in objectives], t.values)),
+        rows.append({"number": t.number, "values": dict(zip([n for n, _ in objectives], t.values, strict=True)),
                      "params": m.get("params", t.user_attrs.get("params")),
                      "flops": m.get("flops", t.user_attrs.get("flops")),
                      "latency_ms": m.get("latency_ms", t.user_attrs.get("latency_ms")),
