@@ -242,9 +242,12 @@ def _log_to_run_dir(run_dir: Path):
 
 def resume_command(args: list[str]) -> int:
     """`nas resume RUN_DIR [key=value ...]`: continue the run's study in the same run directory."""
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
     if not args or args[0].startswith("-"):
         print(USAGE, file=sys.stderr)
-        return 0 if args and args[0] in ("-h", "--help") else 2
+        return 2
     try:
         from nas_cli.commands import load_run
 
