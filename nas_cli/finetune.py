@@ -19,8 +19,12 @@ def select_candidates(study, objectives: list[tuple[str, str]], top_k: int) -> l
     return done[: max(1, int(top_k))]
 
 
-def finetune(candidates: list, ctx, epochs: int, reporter=None) -> dict:
-    """Train each candidate from scratch for `epochs` (cosine schedule); return the winner and all results."""
+def finetune(candidates: list, ctx, epochs: int, reporter=None, refit: bool = False) -> dict:
+    """Train each candidate from scratch for `epochs` (cosine schedule); return the winner and all results.
+
+    With `refit`, the winner (chosen by validation) is trained once more on train + validation, as
+    AutoML tools do before the final test; the test split is still touched exactly once.
+    """
     import torch
 
     from nas_cli.train import evaluate, fit
@@ -33,7 +37,8 @@ def finetune(candidates: list, ctx, epochs: int, reporter=None) -> dict:
         model = build_model(ctx.space, arch, ctx.data.spec, ctx.device, ctx.channels_last)
         start = time.perf_counter()
         history = fit(model, ctx.data, hp, epochs, seed=ctx.seed + cand.number, schedule="cosine",
-                      max_batches=ctx.train.get("max_batches"), autocast_dtype=ctx.autocast_dtype)
+                      max_batches=ctx.train.get("max_batches"), autocast_dtype=ctx.autocast_dtype,
+                      label_smoothing=float(ctx.train.get("label_smoothing", 0.0)))
         val = evaluate(model, ctx.data.val_x, ctx.data.val_y, full=True, autocast_dtype=ctx.autocast_dtype)
         row = {"trial": cand.number, "search_value": cand.values[0], "val": val, "epochs": epochs,
                "seconds": time.perf_counter() - start, "history": history}
@@ -43,6 +48,32 @@ def finetune(candidates: list, ctx, epochs: int, reporter=None) -> dict:
         if best is None or val["accuracy"] > best[0]["val"]["accuracy"]:
             best = (row, model, arch, hp)
     row, model, arch, hp = best
+    refit_info = None
+    if refit:
+        model, refit_info = _refit(ctx, row["trial"], arch, hp, epochs)
+        if reporter is not None:
+            reporter.info(f"refit trial {row['trial']} on train + validation ({refit_info['seconds']:.1f}s)")
     # The test split is touched exactly once, by the selected model.
     test = evaluate(model, ctx.data.test_x, ctx.data.test_y, full=True, autocast_dtype=ctx.autocast_dtype)
-    return {"results": results, "selected": row["trial"], "test": test, "model": model, "arch": arch, "hparams": hp}
+    return {"results": results, "selected": row["trial"], "test": test, "model": model, "arch": arch, "hparams": hp,
+            "refit": refit_info}
+
+
+def _refit(ctx, number: int, arch: dict, hp: Hparams, epochs: int):
+    """Train `arch` from scratch on train + validation with the fine-tune recipe."""
+    import dataclasses
+
+    import torch
+
+    from nas_cli.train import fit
+    from nas_cli.trial import build_model
+
+    data = ctx.data
+    merged = dataclasses.replace(data, train_x=torch.cat([data.train_x, data.val_x]),
+                                 train_y=torch.cat([data.train_y, data.val_y]))
+    torch.manual_seed(ctx.seed * 100_003 + number)
+    model = build_model(ctx.space, arch, data.spec, ctx.device, ctx.channels_last)
+    start = time.perf_counter()
+    fit(model, merged, hp, epochs, seed=ctx.seed + number, schedule="cosine", max_batches=ctx.train.get("max_batches"),
+        autocast_dtype=ctx.autocast_dtype, label_smoothing=float(ctx.train.get("label_smoothing", 0.0)))
+    return model, {"examples": int(merged.train_x.shape[0]), "epochs": epochs, "seconds": time.perf_counter() - start}

@@ -48,6 +48,7 @@ def fit(
     deadline: float | None = None,
     on_epoch: Callable[[int, dict], None] | None = None,
     autocast_dtype=None,
+    label_smoothing: float = 0.0,
 ) -> list[dict]:
     """Train `model` on `data.train_*`, evaluating on `data.val_*` after every epoch.
 
@@ -83,7 +84,7 @@ def fit(
             if data.augment is not None:
                 xb = data.augment(xb, gen)
             with autocast:
-                loss = F.cross_entropy(model(xb), yb)
+                loss = F.cross_entropy(model(xb), yb, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -145,7 +145,8 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
     deadline = time.monotonic() + float(timeout) if timeout else None
     start = time.perf_counter()
     fit(train_model, ctx.data, hp, epochs, seed=ctx.seed + trial.number, max_batches=ctx.train.get("max_batches"),
-        deadline=deadline, on_epoch=on_epoch, autocast_dtype=ctx.autocast_dtype)
+        deadline=deadline, on_epoch=on_epoch, autocast_dtype=ctx.autocast_dtype,
+        label_smoothing=float(ctx.train.get("label_smoothing", 0.0)))
     train_seconds = time.perf_counter() - start
     val = evaluate(model, ctx.data.val_x, ctx.data.val_y, full=True, autocast_dtype=ctx.autocast_dtype)
     metrics = {

@@ -86,6 +86,8 @@ def validate(cfg: dict) -> list[tuple[str, str]]:
     _int(cfg, "train.batch_size", 1, 1_000_000, allow_none=True)
     _number(cfg, "train.lr", 1e-12, 100.0, allow_none=True)
     _number(cfg, "train.weight_decay", 0.0, 10.0, allow_none=True)
+    if "label_smoothing" in cfg["train"]:
+        _number(cfg, "train.label_smoothing", 0.0, 0.99)
     _int(cfg, "train.max_batches", 1, None, allow_none=True)
     _number(cfg, "train.trial_timeout", 0.001, None, allow_none=True)
     if _get(cfg, "train.optimizer") is not None:
