@@ -188,7 +188,7 @@ def _reference_crop_flip(x, p, oy, ox, flip):
     out = torch.nn.functional.pad(x, (p, p, p, p))
     h, w = x.shape[-2:]
     rows = [out[i, :, oy[i] : oy[i] + h, ox[i] : ox[i] + w] for i in range(x.shape[0])]
-    return torch.stack([r.flip(-1) if f else r for r, f in zip(rows, flip)])
+    return torch.stack([r.flip(-1) if f else r for r, f in zip(rows, flip, strict=True)])
 
 
 def test_crop_flip_matches_a_per_image_reference_and_is_reproducible():
@@ -206,7 +206,7 @@ def test_crop_flip_matches_a_per_image_reference_and_is_reproducible():
     assert 0 < int(flip.sum()) < 64 and len(set(oy.tolist())) > 1
     assert make_augment("none") is None
     flipped = make_augment("flip")(x, torch.Generator().manual_seed(1))
-    assert all(torch.equal(a, b) or torch.equal(a, b.flip(-1)) for a, b in zip(flipped, x))
+    assert all(torch.equal(a, b) or torch.equal(a, b.flip(-1)) for a, b in zip(flipped, x, strict=True))
 
 
 def test_image_folder_search_end_to_end(nas, tmp_path):
@@ -235,7 +235,7 @@ def test_missing_cifar_from_the_cli_exits_2(nas, tmp_path):
 @pytest.mark.parametrize("dataset, space, extra", [
     ("cifar10", "nb201", ["search_space.channels=4", "search_space.cells_per_stage=1", "dataset.verify=false"]),
     ("mnist", "mobilenet", ["search_space.width_mults=[0.5]", "search_space.depths=[1]"]),
-    ("fashion_mnist", "cnn", []),
+    ("fashion_mnist", "cnn", ["search_space.filters=[8,16]", "search_space.dense_units=[0,16]"]),
 ])
 def test_vision_search_end_to_end(nas, tmp_path, dataset, space, extra):
     from tests.conftest import REPO

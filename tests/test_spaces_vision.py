@@ -58,7 +58,7 @@ def test_every_space_builds_and_trains_on_every_shape(name, shape):
         before = [p.detach().clone() for p in model.parameters()]
         history = fit(model, data, Hparams(lr=1e-2, batch_size=8), epochs=1, max_batches=1)
         assert history[0]["train_loss"] == history[0]["train_loss"]  # finite, not NaN
-        assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters())), "one step changed nothing"
+        assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)), "one step changed nothing"
         model.eval()
         assert model(data.val_x).shape == (4, 3)
 

@@ -48,7 +48,7 @@ class Cell(nn.Module):
         super().__init__()
         self.edges = nn.ModuleList()
         self.wiring: list[list[tuple[int, int]]] = [[], [], [], []]  # node -> [(edge module index, source)]
-        for op_name, (target, source) in zip(ops, EDGES):
+        for op_name, (target, source) in zip(ops, EDGES, strict=True):
             op = make_op(op_name, channels)
             if op is not None:
                 self.wiring[target].append((len(self.edges), source))
