@@ -45,6 +45,11 @@ def run_study(cfg, run_dir: Path) -> int:
 
             run_tabular_job(settings, run_dir, summary, reporter)
         else:
+            if settings.get("evaluator", {}).get("name", "train") == "tabular":  # table look-ups: no torch, no export
+            from nas_cli.tabular import run_tabular_job
+
+            run_tabular_job(settings, run_dir, summary, reporter)
+        else:
             run_search_job(settings, objectives, run_dir, summary, reporter)
         summary["status"] = "completed"
     except KeyboardInterrupt as exc:  # Ctrl-C (first: after the current epoch; second: at once) or SIGTERM
@@ -120,7 +125,9 @@ def make_sampler_and_pruner(settings: dict):
     except Exception as exc:
         raise ConfigError(f"strategy={settings['strategy']['name']}: cannot build the sampler: {_root(exc)}") from None
     try:
-        pruner = instantiate(settings["pruner"]["pruner"])
+        from nas_cli.pruners import guard
+
+        pruner = guard(instantiate(settings["pruner"]["pruner"]), settings["pruner"])  # NaN/divergence guard
     except Exception as exc:
         raise ConfigError(f"pruner={settings['pruner']['name']}: cannot build the pruner: {_root(exc)}") from None
     return sampler, pruner

@@ -11,7 +11,7 @@ import math
 import time
 from pathlib import Path
 
-from nas_cli.errors import ConfigError, NasError
+from nas_cli.errors import ConfigError
 
 
 class TabularBenchmark:
@@ -54,8 +54,8 @@ class TabularBenchmark:
         try:
             return self.rows[arch_key]
         except KeyError:
-            raise NasError(f"benchmark.table={str(self.path)!r} has no row for arch {arch_key!r}; "
-                           f"the table must cover the whole search space") from None
+            raise ConfigError(f"benchmark.table={str(self.path)!r} has no row for arch {arch_key!r}; "
+                              f"the table must cover the whole search space ({len(self.rows)} rows)") from None
 
 
 def tabular_objective(trial, space, table: TabularBenchmark) -> float:

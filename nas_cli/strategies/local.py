@@ -34,7 +34,6 @@ class LocalSearchSampler(PlannedSampler):
             raise ValueError(f"model_fraction must be in [0, 1], got {model_fraction}")
         self.n_startup_trials, self.model_fraction = int(n_startup_trials), float(model_fraction)
         self.alpha, self.max_enumerate = float(alpha), int(max_enumerate)
-        self._enum_cache: dict = {}
 
     def propose(self, study, trial, rng) -> dict:
         done = completed(study)
@@ -80,20 +79,26 @@ class LocalSearchSampler(PlannedSampler):
     def _space_cache(self, dists):
         """(encoder, every configuration or None, their encodings, their keys), cached per space."""
         key = tuple(sorted((n, repr(d)) for n, d in dists.items()))
-        if key not in self._enum_cache:
+        if key not in _SPACE_CACHE:
+            if len(_SPACE_CACHE) > 8:
+                _SPACE_CACHE.clear()
             encoder = _Encoder(dists)
             values = {n: _choices(d) for n, d in dists.items()}
             size = 1
             for v in values.values():
                 size = size * len(v) if v is not None else self.max_enumerate + 1
             if size > self.max_enumerate:
-                self._enum_cache[key] = (encoder, None, None, None)
+                _SPACE_CACHE[key] = (encoder, None, None, None)
             else:
                 names = sorted(values)
                 configs = [dict(zip(names, combo)) for combo in itertools.product(*(values[n] for n in names))]
-                self._enum_cache[key] = (encoder, configs, encoder.encode_many(configs),
+                _SPACE_CACHE[key] = (encoder, configs, encoder.encode_many(configs),
                                          [params_key(c) for c in configs])
-        return self._enum_cache[key]
+        return _SPACE_CACHE[key]
+
+
+# encodings of enumerated spaces, shared by sampler instances (one per seed in a benchmark)
+_SPACE_CACHE: dict = {}
 
 
 def _choices(dist) -> list | None:

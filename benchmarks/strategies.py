@@ -1,0 +1,162 @@
+"""Search strategies on NAS-Bench-201 (tabular): test accuracy of the arch picked by validation accuracy.
+
+Drives the real samplers the way `nas search search_space=nb201 evaluator=tabular` does (the strategy
+YAML composed by Hydra, `make_sampler_and_pruner`, `tabular_objective`), in-process with in-memory
+storage for speed. One study per strategy x seed runs to the largest budget; each budget reads the
+best-by-validation trial among the first `budget` trials.
+
+  python benchmarks/strategies.py --table ../shared/benchmarks/nb201/nb201_cifar10.csv \
+      --strategies all --seeds 50 --seeds-for gp=5 --budgets 25,50,100,300 --json benchmarks/results/strategies.json
+  python benchmarks/strategies.py --merge a.json b.json --json benchmarks/results/strategies.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ALL = ["random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2", "evolution", "rl", "local"]
+REFERENCE = {"random": {100: 93.81, 300: 93.95}, "REA (reference)": {100: 94.05, 300: 94.23},
+             "Optuna TPE defaults (reference)": {100: 94.18, 300: 94.27}}
+
+
+def compose(strategy: str, seed: int, table: str) -> dict:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from nas_cli.search import register_resolvers
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="nas_cli.configs", version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=[
+            f"strategy={strategy}", f"seed={seed}", "search_space=nb201", "evaluator=tabular",
+            f"benchmark.table={table}", "pruner=none"])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def run_one(strategy: str, seed: int, budgets: list[int], table, space, table_path: str) -> dict:
+    import optuna
+
+    from nas_cli.study import make_sampler_and_pruner
+    from nas_cli.tabular import tabular_objective
+
+    settings = compose(strategy, seed, table_path)
+    sampler, _ = make_sampler_and_pruner(settings)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    start = time.perf_counter()
+    study.optimize(lambda t: tabular_objective(t, space, table), n_trials=max(budgets))
+    seconds = time.perf_counter() - start
+    trials = study.trials
+    out = {}
+    for b in budgets:
+        best = max(trials[:b], key=lambda t: (t.value, -t.number))
+        out[b] = best.user_attrs["metrics"][table.report_metric]
+    return {"test": out, "seconds_per_trial": seconds / len(trials)}
+
+
+def summarise(raw: dict, budgets: list[int]) -> dict:
+    results = {}
+    for name, runs in raw.items():
+        results[name] = {}
+        for b in budgets:
+            vals = [r["test"][str(b)] if str(b) in r["test"] else r["test"][b] for r in runs]
+            results[name][str(b)] = {"mean": statistics.fmean(vals), "std": statistics.pstdev(vals),
+                                     "n_seeds": len(vals)}
+        results[name]["seconds_per_proposal"] = statistics.median(r["seconds_per_trial"] for r in runs)
+    return results
+
+
+def write_outputs(raw: dict, budgets: list[int], out_json: Path, optimum: float) -> dict:
+    results = summarise(raw, budgets)
+    payload = {"results": results, "budgets": budgets, "optimum": optimum, "reference": REFERENCE,
+               "raw": raw, "command": " ".join(sys.argv)}
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(payload, indent=1))
+    head = "| strategy | seeds | " + " | ".join(f"@{b}" for b in budgets) + " | s/proposal |"
+    lines = [head, "|" + "---|" * (len(budgets) + 3)]
+    for name, res in sorted(results.items(), key=lambda kv: -kv[1][str(budgets[-1])]["mean"]):
+        cells = " | ".join(f"{res[str(b)]['mean']:.2f} ± {res[str(b)]['std']:.2f}" for b in budgets)
+        lines.append(f"| {name} | {res[str(budgets[0])]['n_seeds']} | {cells} | {res['seconds_per_proposal']:.4f} |")
+    ref = "; ".join(f"{k}: " + ", ".join(f"{v:.2f}@{b}" for b, v in d.items()) for k, d in REFERENCE.items())
+    md = ("# Search strategies on NAS-Bench-201 (CIFAR-10, tabular)\n\nMean ± std (over seeds) test accuracy of the "
+          f"arch picked by validation accuracy after N evaluations. Optimum {optimum:.2f}.\n"
+          f"Reference rows on the same table: {ref}.\n\n" + "\n".join(lines) + "\n\n`" + payload["command"] + "`\n")
+    out_json.with_suffix(".md").write_text(md)
+    print("\n".join(lines))
+    plot(results, budgets, optimum, out_json.with_suffix(".png"))
+    return results
+
+
+def plot(results: dict, budgets: list[int], optimum: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, res in sorted(results.items()):
+        regret = [optimum - res[str(b)]["mean"] for b in budgets]
+        ax.plot(budgets, regret, marker="o", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("test regret (optimum - mean test acc, %)")
+    ax.set_title("NAS-Bench-201 CIFAR-10: strategies")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--table", default=str(REPO.parent / "shared/benchmarks/nb201/nb201_cifar10.csv"))
+    ap.add_argument("--strategies", default="all", help=f"comma list or all ({','.join(ALL)})")
+    ap.add_argument("--seeds", type=int, default=50)
+    ap.add_argument("--seeds-for", default="", help="fewer seeds for slow strategies, e.g. gp=5,cmaes=20")
+    ap.add_argument("--budgets", default="25,50,100,300")
+    ap.add_argument("--json", default=str(REPO / "benchmarks/results/strategies.json"))
+    ap.add_argument("--merge", nargs="*", help="combine the raw runs of earlier JSON files instead of running")
+    args = ap.parse_args()
+    import warnings
+
+    import optuna
+
+    from nas_cli.spaces.nb201 import NB201Space
+    from nas_cli.tabular import TabularBenchmark
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore")
+    budgets = sorted(int(b) for b in args.budgets.split(","))
+    table = TabularBenchmark(args.table)
+    optimum = max(r[table.report_metric] for r in table.rows.values())
+    raw: dict = {}
+    if args.merge:
+        for f in args.merge:
+            raw.update(json.loads(Path(f).read_text())["raw"])
+        write_outputs(raw, budgets, Path(args.json), optimum)
+        return
+    names = ALL if args.strategies == "all" else args.strategies.split(",")
+    seeds_for = {k: int(v) for k, v in (kv.split("=") for kv in args.seeds_for.split(",") if kv)}
+    space = NB201Space()
+    for name in names:
+        raw[name] = []
+        t0 = time.perf_counter()
+        for seed in range(seeds_for.get(name, args.seeds)):
+            raw[name].append(run_one(name, seed, budgets, table, space, args.table))
+        last = [r["test"][budgets[-1]] for r in raw[name]]
+        print(f"{name}: {len(last)} seeds, mean@{budgets[-1]} {statistics.fmean(last):.3f} "
+              f"({time.perf_counter() - t0:.0f}s)", flush=True)
+        write_outputs(raw, budgets, Path(args.json), optimum)  # partial results survive an interruption
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Search strategies: Optuna's sampler contract, determinism, shared storage, and search quality on a
+synthetic objective with a known optimum."""
+
+from __future__ import annotations
+
+import statistics
+
+import optuna
+import pytest
+from optuna.testing.pytest_samplers import BasicSamplerTestCase, SingleOnlySamplerTestCase
+
+from nas_cli.strategies.evolution import RegularizedEvolutionSampler
+from nas_cli.strategies.local import LocalSearchSampler
+from nas_cli.strategies.rl import ReinforceSampler
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+CUSTOM = {"evolution": RegularizedEvolutionSampler, "rl": ReinforceSampler, "local": LocalSearchSampler}
+STRATEGIES = ["random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2", "evolution", "rl", "local"]
+
+
+# -- Optuna's own sampler contract tests (optuna/testing/pytest_samplers.py) ----------------------------
+def _small(cls):
+    return lambda: cls(**({"population_size": 3, "tournament_size": 2} if cls is RegularizedEvolutionSampler
+                          else {"n_startup_trials": 3} if cls is LocalSearchSampler else {}), seed=0)
+
+
+class TestEvolutionContract(BasicSamplerTestCase, SingleOnlySamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return _small(RegularizedEvolutionSampler)
+
+
+class TestReinforceContract(BasicSamplerTestCase, SingleOnlySamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return _small(ReinforceSampler)
+
+
+class TestLocalSearchContract(BasicSamplerTestCase, SingleOnlySamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return _small(LocalSearchSampler)
+
+
+# -- a synthetic NAS-like objective: 6 decisions x 5 choices, additive plus one interaction -------------
+CHOICES = ["a", "b", "c", "d", "e"]
+WEIGHTS = [[0.0, 0.3, 0.5, 1.0, 0.2], [0.1, 0.9, 0.4, 0.0, 0.3], [0.6, 0.0, 1.0, 0.2, 0.1],
+           [0.2, 0.4, 0.0, 0.7, 1.0], [1.0, 0.5, 0.3, 0.1, 0.0], [0.3, 0.2, 0.8, 0.4, 1.0]]
+OPTIMUM = sum(max(w) for w in WEIGHTS) + 0.5  # the interaction bonus is compatible with the per-edge best
+
+
+def synthetic(trial) -> float:
+    picks = [CHOICES.index(trial.suggest_categorical(f"x{i}", CHOICES)) for i in range(6)]
+    bonus = 0.5 if (picks[0] == 3 and picks[5] == 4) else 0.0
+    return sum(w[p] for w, p in zip(WEIGHTS, picks)) + bonus
+
+
+def make_sampler(compose_cfg, name: str, seed: int):
+    from omegaconf import OmegaConf
+
+    from nas_cli.study import make_sampler_and_pruner
+
+    cfg = compose_cfg([f"strategy={name}", f"seed={seed}", "search_space=nb201",
+                       "pruner=none"]) if name == "grid" else compose_cfg([f"strategy={name}", f"seed={seed}"])
+    return make_sampler_and_pruner(OmegaConf.to_container(cfg, resolve=True))[0]
+
+
+def run_synthetic(sampler, n_trials: int, objective=synthetic) -> optuna.Study:
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=n_trials)
+    return study
+
+
+def grid_objective(trial) -> float:
+    """The same function over the nb201 space's parameter names (the grid is read off that space)."""
+    from nas_cli.spaces.nb201 import EDGES, OPS
+
+    picks = [OPS.index(trial.suggest_categorical(f"edge_{t}_{s}", OPS)) for t, s in EDGES]
+    return sum(w[p] for w, p in zip(WEIGHTS, picks)) + (0.5 if (picks[0] == 3 and picks[5] == 4) else 0.0)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_strategy_yaml_runs_and_is_deterministic_under_seed(compose_cfg, name):
+    n = 8 if name == "gp" else 25
+    objective = grid_objective if name == "grid" else synthetic
+    first = run_synthetic(make_sampler(compose_cfg, name, 3), n, objective)
+    again = run_synthetic(make_sampler(compose_cfg, name, 3), n, objective)
+    assert [t.params for t in first.trials] == [t.params for t in again.trials]
+    assert all(t.state.name == "COMPLETE" for t in first.trials)
+    assert first.best_value <= OPTIMUM + 1e-9
+    other = run_synthetic(make_sampler(compose_cfg, name, 4), n, objective)
+    assert [t.params for t in other.trials] != [t.params for t in first.trials]
+
+
+def test_grid_visits_distinct_cells(compose_cfg):
+    study = run_synthetic(make_sampler(compose_cfg, "grid", 0), 40, grid_objective)
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 40
+
+
+@pytest.mark.parametrize("name", ["evolution", "rl", "local", "tpe"])
+def test_model_based_and_evolutionary_beat_random_on_average(compose_cfg, name):
+    seeds, n = range(4), 60
+    random_best = statistics.fmean(run_synthetic(make_sampler(compose_cfg, "random", s), n).best_value for s in seeds)
+    best = statistics.fmean(run_synthetic(make_sampler(compose_cfg, name, s), n).best_value for s in seeds)
+    assert best > random_best, (name, best, random_best)
+
+
+def test_local_search_finds_the_known_optimum():
+    hits = [run_synthetic(LocalSearchSampler(seed=s), 120).best_value for s in range(2)]
+    assert all(abs(h - OPTIMUM) < 1e-9 for h in hits), hits
+
+
+@pytest.mark.parametrize("name", sorted(CUSTOM))
+def test_state_comes_from_the_storage_not_from_memory(tmp_path, name):
+    """A fresh sampler object per trial (as separate processes sharing a journal) proposes the same
+    sequence as one long-lived sampler: nothing the algorithm needs lives only in memory."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    cls = CUSTOM[name]
+    one = run_synthetic(cls(seed=7), 30)
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "shared.journal")))
+    for _ in range(30):
+        study = optuna.load_study(study_name="s", storage=storage, sampler=cls(seed=7)) if _ else \
+            optuna.create_study(study_name="s", storage=storage, direction="maximize", sampler=cls(seed=7))
+        study.optimize(synthetic, n_trials=1)
+    assert [t.params for t in study.trials] == [t.params for t in one.trials]
+
+
+def test_local_search_never_repeats_a_configuration():
+    study = run_synthetic(LocalSearchSampler(seed=1), 150)
+    keys = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(keys)) == len(keys)
+
+
+def test_evolution_mutates_one_decision_of_a_recent_parent():
+    study = run_synthetic(RegularizedEvolutionSampler(population_size=5, tournament_size=2, seed=0), 30)
+    trials = study.trials
+    for child in trials[5:]:
+        population = trials[child.number - 5:child.number]
+        diffs = [sum(p.params[k] != child.params[k] for k in child.params) for p in population]
+        assert 1 in diffs  # one member (the parent) differs in exactly one decision
+
+
+def test_bad_strategy_arguments_are_config_errors(compose_cfg):
+    from omegaconf import OmegaConf
+
+    from nas_cli.errors import ConfigError
+    from nas_cli.study import make_sampler_and_pruner
+
+    cfg = compose_cfg(["strategy=evolution", "strategy.sampler.tournament_size=50"])
+    with pytest.raises(ConfigError, match="tournament_size"):
+        make_sampler_and_pruner(OmegaConf.to_container(cfg, resolve=True))
+    cfg = compose_cfg(["strategy=grid"])  # the cnn space has a continuous dropout: no grid
+    with pytest.raises(ConfigError, match="strategy=grid"):
+        make_sampler_and_pruner(OmegaConf.to_container(cfg, resolve=True))
+
+
+# -- pruners ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["none", "median", "percentile", "successive_halving", "hyperband"])
+def test_every_pruner_yaml_builds_and_the_guard_stops_nan(compose_cfg, name):
+    from omegaconf import OmegaConf
+
+    from nas_cli.study import make_sampler_and_pruner
+
+    cfg = OmegaConf.to_container(compose_cfg([f"pruner={name}", "pruner.nan_guard=true"]), resolve=True)
+    pruner = make_sampler_and_pruner(cfg)[1]
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    trial = study.ask()
+    trial.report(0.5, 0)
+    assert not trial.should_prune()
+    trial.report(float("nan"), 1)
+    assert trial.should_prune()
+
+
+def test_divergence_guard_wraps_another_pruner():
+    from nas_cli.pruners import GuardedPruner
+
+    study = optuna.create_study(direction="minimize",
+                                pruner=GuardedPruner(optuna.pruners.NopPruner(), nan_guard=True, divergence_factor=3))
+    trial = study.ask()
+    for step, loss in enumerate([2.0, 1.0, 2.5]):
+        trial.report(loss, step)
+        assert not trial.should_prune()
+    trial.report(3.5, 3)
+    assert trial.should_prune()
+    assert "diverged" in study.trials[0].user_attrs["guard_reason"]
