@@ -45,11 +45,6 @@ def run_study(cfg, run_dir: Path) -> int:
 
             run_tabular_job(settings, run_dir, summary, reporter)
         else:
-            if settings.get("evaluator", {}).get("name", "train") == "tabular":  # table look-ups: no torch, no export
-            from nas_cli.tabular import run_tabular_job
-
-            run_tabular_job(settings, run_dir, summary, reporter)
-        else:
             run_search_job(settings, objectives, run_dir, summary, reporter)
         summary["status"] = "completed"
     except KeyboardInterrupt as exc:  # Ctrl-C (first: after the current epoch; second: at once) or SIGTERM
