@@ -178,7 +178,7 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     ds = dict(settings["dataset"])
     try:
         data = load_dataset(ds.pop("name"), **ds).to(hw.device)
-    except (TypeError, ValueError, AttributeError) as exc:  # an option of the wrong type or value
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # an option of the wrong type or value
         raise ConfigError(f"dataset={settings['dataset']['name']}: bad option ({type(exc).__name__}: {exc}); "
                           "see configs/dataset/ for the allowed values") from None
     if hw.channels_last and data.train_x.dim() == 4:
@@ -191,7 +191,7 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     sp = dict(settings["search_space"])
     try:
         space = build_space(sp.pop("name"), spec=data.spec, **sp)
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ConfigError(f"search_space={settings['search_space']['name']}: bad option "
                           f"({type(exc).__name__}: {exc}); see configs/search_space/ for the allowed values") from None
     study = open_study(settings, objectives, run_dir, summary)

@@ -128,6 +128,7 @@ def test_fuzzed_unknown_key_thoroughly(search_in_process, key, value):
     ("objectives=3.5", "objectives"),
     ("dataset=null", "Config group override"),  # Hydra itself printed a traceback for this one
     ("search_space=[1.5]", "search_space"),
+    ("search_space.max_layers=1e400", "search_space=cnn: bad option"),
     ("hardware.device=tpu", "hardware.device"),
     ("study.name=${nope}", "nope"),
 ])

@@ -138,7 +138,7 @@ def _wait_for_epoch(root: Path, trial: int, proc: subprocess.Popen, timeout: flo
 
 
 # Trials long enough (many 2-batch epochs) to be caught mid-training, short enough for a test.
-LONG = ["study.n_trials=3", "train.epochs=60", "train.max_batches=2", "finetune.enabled=false", "strategy=random",
+LONG = ["study.n_trials=3", "train.epochs=25", "train.max_batches=1", "finetune.enabled=false", "strategy=random",
         "pruner=none", "hardware=cpu", "hardware.threads=1", "verbosity=1", "++hardware.latency_runtime=torch",
         "++hardware.latency_repeats=1", "++hardware.latency_warmup=0", "++hardware.latency_batch_size=1"]
 
@@ -191,7 +191,7 @@ def test_sigint_once_saves_and_exits_130(nas, tmp_path, sig):
     assert summary["status"] == "interrupted" and summary["trials"]["total"] == 1
     journal_is_whole(run / "study.journal")
     epochs = len((tdir / "metrics.jsonl").read_text().splitlines())
-    assert 1 <= epochs < 60  # stopped after an epoch, not at the end of the trial
+    assert 1 <= epochs < 25  # stopped after an epoch, not at the end of the trial
     reason = load_trials(run / "study.journal")[0].user_attrs["fail_reason"]
     assert reason == f"interrupted: {signal.Signals(sig).name} after epoch {epochs}"
 
