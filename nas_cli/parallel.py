@@ -1,8 +1,10 @@
 """`hardware.n_jobs > 1`: trials in separate worker processes that share the study storage.
 
-Each worker is `python -m nas_cli.parallel RUN_DIR INDEX N_TRIALS`: it reloads the run's resolved
-config, loads the data itself and runs its share of the trials with cores / n_jobs threads (two
-single-threaded workers beat one two-threaded on 2 cores: FACTS.md). The parent only watches the
+On Linux a worker is forked from the parent (torch already imported and warm: no start-up cost);
+elsewhere, or with NAS_WORKER_START=spawn, it is `python -m nas_cli.parallel RUN_DIR INDEX N_TRIALS`.
+Either way it reloads the run's resolved config, loads the data itself and runs its share of the
+trials with cores / n_jobs threads (two single-threaded workers beat one two-threaded on 2 cores:
+FACTS.md). The parent only watches the
 storage, reports each finished trial, then fine-tunes and exports. Ctrl-C reaches the workers,
 whose running trials are recorded as FAIL; a trial left RUNNING by a worker that died is marked
 FAIL with the reason, so every trial is accounted for.
@@ -42,9 +44,7 @@ def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, rep
         for i, share in enumerate(shares):
             log_path = run_dir / f"worker_{i}.log"
             logs.append(log_path)
-            with open(log_path, "ab") as log_file:
-                procs.append(subprocess.Popen([sys.executable, "-m", "nas_cli.parallel", str(run_dir), str(i),
-                                               str(share)], env=env, stdout=log_file, stderr=subprocess.STDOUT))
+            procs.append(start_worker(run_dir, i, share, log_path, env))
         reporter.info(f"parallel: {len(procs)} worker process(es) x {threads} thread(s), trials {shares}")
         forwarded = False
         while True:
@@ -77,6 +77,68 @@ def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, rep
         reporter.warn(f"parallel: {len(bad)} worker(s) failed ({orphans} trial(s) closed as FAIL): {tails}")
         if all(p.returncode != 0 for p in procs) and not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             raise NasError(f"all workers failed; see {logs[0]}: {tails}")
+
+
+class _Forked:
+    """A forked worker with the parts of the Popen interface the parent uses."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.returncode = pid, None
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, sig) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def start_worker(run_dir: Path, index: int, share: int, log_path: Path, env: dict):
+    """Fork on Linux (torch, the data and the warm caches are already loaded: no start-up cost),
+    otherwise a fresh `python -m nas_cli.parallel` process. The parent runs torch single-threaded
+    here (threads = cores / n_jobs), so no OpenMP pool exists to break in the child."""
+    if sys.platform.startswith("linux") and os.environ.get("NAS_WORKER_START", "fork") == "fork":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into the parent's code
+            code = 1
+            try:
+                fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+                os.environ.update(env)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                code = worker_main(run_dir, index, share)
+            except KeyboardInterrupt:
+                code = 130
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        return _Forked(pid)
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen([sys.executable, "-m", "nas_cli.parallel", str(run_dir), str(index), str(share)],
+                                env=env, stdout=log_file, stderr=subprocess.STDOUT)
 
 
 def _check_budget(budget, study, trial, procs) -> None:

@@ -19,8 +19,11 @@ def test_split_trials_covers_every_trial():
     assert sum(split_trials(20, 3)) == 20
 
 
-def test_two_workers_run_every_trial_once(compose_cfg, tmp_path):
+@pytest.mark.parametrize("start", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
+def test_two_workers_run_every_trial_once(compose_cfg, tmp_path, monkeypatch, start):
     import optuna
+
+    monkeypatch.setenv("NAS_WORKER_START", start)  # fork (Linux default) or a fresh interpreter per worker
 
     from nas_cli.storage import open_storage
     from nas_cli.study import run_study
