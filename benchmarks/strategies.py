@@ -58,7 +58,7 @@ def run_one(strategy: str, seed: int, budgets: list[int], table, space, table_pa
     out = {}
     for b in budgets:
         best = max(trials[:b], key=lambda t: (t.value, -t.number))
-        out[b] = best.user_attrs["metrics"][table.report_metric]
+        out[str(b)] = best.user_attrs["metrics"][table.report_metric]
     return {"test": out, "seconds_per_trial": seconds / len(trials)}
 
 
@@ -66,10 +66,11 @@ def summarise(raw: dict, budgets: list[int]) -> dict:
     results = {}
     for name, runs in raw.items():
         results[name] = {}
-        for b in budgets:
-            vals = [r["test"][str(b)] if str(b) in r["test"] else r["test"][b] for r in runs]
-            results[name][str(b)] = {"mean": statistics.fmean(vals), "std": statistics.pstdev(vals),
-                                     "n_seeds": len(vals)}
+        for b in budgets:  # a budget counts the runs that reached it (slow strategies may stop earlier)
+            vals = [r["test"][str(b)] for r in runs if str(b) in r["test"]]
+            if vals:
+                results[name][str(b)] = {"mean": statistics.fmean(vals), "std": statistics.pstdev(vals),
+                                         "n_seeds": len(vals)}
         results[name]["seconds_per_proposal"] = statistics.median(r["seconds_per_trial"] for r in runs)
     return results
 
@@ -82,8 +83,13 @@ def write_outputs(raw: dict, budgets: list[int], out_json: Path, optimum: float)
     out_json.write_text(json.dumps(payload, indent=1))
     head = "| strategy | seeds | " + " | ".join(f"@{b}" for b in budgets) + " | s/proposal |"
     lines = [head, "|" + "---|" * (len(budgets) + 3)]
-    for name, res in sorted(results.items(), key=lambda kv: -kv[1][str(budgets[-1])]["mean"]):
-        cells = " | ".join(f"{res[str(b)]['mean']:.2f} ± {res[str(b)]['std']:.2f}" for b in budgets)
+    def cell(res, b):
+        r = res.get(str(b))
+        return "-" if r is None else f"{r['mean']:.2f} ± {r['std']:.2f}" + (f" ({r['n_seeds']})" if r["n_seeds"] != seeds else "")
+
+    seeds = max(r[str(budgets[0])]["n_seeds"] for r in results.values())
+    for name, res in sorted(results.items(), key=lambda kv: -kv[1].get(str(budgets[-1]), {"mean": 0})["mean"]):
+        cells = " | ".join(cell(res, b) for b in budgets)
         lines.append(f"| {name} | {res[str(budgets[0])]['n_seeds']} | {cells} | {res['seconds_per_proposal']:.4f} |")
     ref = "; ".join(f"{k}: " + ", ".join(f"{v:.2f}@{b}" for b, v in d.items()) for k, d in REFERENCE.items())
     md = ("# Search strategies on NAS-Bench-201 (CIFAR-10, tabular)\n\nMean ± std (over seeds) test accuracy of the "
@@ -103,8 +109,9 @@ def plot(results: dict, budgets: list[int], optimum: float, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, res in sorted(results.items()):
-        regret = [optimum - res[str(b)]["mean"] for b in budgets]
-        ax.plot(budgets, regret, marker="o", label=name)
+        have = [b for b in budgets if str(b) in res]
+        regret = [max(optimum - res[str(b)]["mean"], 1e-3) for b in have]  # log axis: the optimum plots at 1e-3
+        ax.plot(have, regret, marker="o", label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("evaluations")
@@ -121,6 +128,7 @@ def main() -> None:
     ap.add_argument("--table", default=str(REPO.parent / "shared/benchmarks/nb201/nb201_cifar10.csv"))
     ap.add_argument("--strategies", default="all", help=f"comma list or all ({','.join(ALL)})")
     ap.add_argument("--seeds", type=int, default=50)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run from here (to add seeds in another process)")
     ap.add_argument("--seeds-for", default="", help="fewer seeds for slow strategies, e.g. gp=5,cmaes=20")
     ap.add_argument("--budgets", default="25,50,100,300")
     ap.add_argument("--json", default=str(REPO / "benchmarks/results/strategies.json"))
@@ -141,7 +149,8 @@ def main() -> None:
     raw: dict = {}
     if args.merge:
         for f in args.merge:
-            raw.update(json.loads(Path(f).read_text())["raw"])
+            for name, runs in json.loads(Path(f).read_text())["raw"].items():
+                raw.setdefault(name, []).extend(runs)  # the same strategy from several files: more seeds
         write_outputs(raw, budgets, Path(args.json), optimum)
         return
     names = ALL if args.strategies == "all" else args.strategies.split(",")
@@ -150,9 +159,10 @@ def main() -> None:
     for name in names:
         raw[name] = []
         t0 = time.perf_counter()
-        for seed in range(seeds_for.get(name, args.seeds)):
+        for seed in range(args.first_seed, args.first_seed + seeds_for.get(name, args.seeds)):
             raw[name].append(run_one(name, seed, budgets, table, space, args.table))
-        last = [r["test"][budgets[-1]] for r in raw[name]]
+            Path(args.json).with_suffix(".partial.json").write_text(json.dumps({"raw": raw}))  # per-seed checkpoint
+        last = [r["test"][str(budgets[-1])] for r in raw[name]]
         print(f"{name}: {len(last)} seeds, mean@{budgets[-1]} {statistics.fmean(last):.3f} "
               f"({time.perf_counter() - t0:.0f}s)", flush=True)
         write_outputs(raw, budgets, Path(args.json), optimum)  # partial results survive an interruption

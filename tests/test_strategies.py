@@ -52,7 +52,7 @@ OPTIMUM = sum(max(w) for w in WEIGHTS) + 0.5  # the interaction bonus is compati
 def synthetic(trial) -> float:
     picks = [CHOICES.index(trial.suggest_categorical(f"x{i}", CHOICES)) for i in range(6)]
     bonus = 0.5 if (picks[0] == 3 and picks[5] == 4) else 0.0
-    return sum(w[p] for w, p in zip(WEIGHTS, picks)) + bonus
+    return sum(w[p] for w, p in zip(WEIGHTS, picks, strict=True)) + bonus
 
 
 def make_sampler(compose_cfg, name: str, seed: int):
@@ -76,7 +76,7 @@ def grid_objective(trial) -> float:
     from nas_cli.spaces.nb201 import EDGES, OPS
 
     picks = [OPS.index(trial.suggest_categorical(f"edge_{t}_{s}", OPS)) for t, s in EDGES]
-    return sum(w[p] for w, p in zip(WEIGHTS, picks)) + (0.5 if (picks[0] == 3 and picks[5] == 4) else 0.0)
+    return sum(w[p] for w, p in zip(WEIGHTS, picks, strict=True)) + (0.5 if (picks[0] == 3 and picks[5] == 4) else 0.0)
 
 
 @pytest.mark.parametrize("name", STRATEGIES)

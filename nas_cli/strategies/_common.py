@@ -8,7 +8,12 @@ import zlib
 from typing import Any
 
 import numpy as np
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.samplers import BaseSampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
@@ -104,6 +109,7 @@ class PlannedSampler(BaseSampler):
         return {}
 
     def sample_relative(self, study, trial, search_space):
+        self._multi_objective_check(study)
         return {}
 
     def _multi_objective_check(self, study) -> None:

@@ -13,8 +13,15 @@ import itertools
 import numpy as np
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
-from nas_cli.strategies._common import (PlannedSampler, completed, mutate_value, params_key, random_value,
-                                        signed_value, to_unit)
+from nas_cli.strategies._common import (
+    PlannedSampler,
+    completed,
+    mutate_value,
+    params_key,
+    random_value,
+    signed_value,
+    to_unit,
+)
 
 
 class LocalSearchSampler(PlannedSampler):
@@ -91,7 +98,7 @@ class LocalSearchSampler(PlannedSampler):
                 _SPACE_CACHE[key] = (encoder, None, None, None)
             else:
                 names = sorted(values)
-                configs = [dict(zip(names, combo)) for combo in itertools.product(*(values[n] for n in names))]
+                configs = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(values[n] for n in names))]
                 _SPACE_CACHE[key] = (encoder, configs, encoder.encode_many(configs),
                                          [params_key(c) for c in configs])
         return _SPACE_CACHE[key]
