@@ -108,11 +108,27 @@ class _Forked:
         self.send_signal(signal.SIGKILL)
 
 
+def _warm_up() -> None:
+    """Pay the one-time costs (FLOP counter, optimizer/dynamo import, ONNX exporter: ~5 s) once,
+    in the parent, so that forked workers do not each pay them again."""
+    import torch
+
+    from nas_cli.cost import count_flops, export_onnx_bytes
+    from nas_cli.train import classification_metrics
+
+    tiny = torch.nn.Linear(2, 2)
+    count_flops(tiny, (2,))
+    torch.optim.AdamW(tiny.parameters())
+    export_onnx_bytes(tiny, (2,))
+    classification_metrics([0, 1], [0, 1])
+
+
 def start_worker(run_dir: Path, index: int, share: int, log_path: Path, env: dict):
     """Fork on Linux (torch, the data and the warm caches are already loaded: no start-up cost),
     otherwise a fresh `python -m nas_cli.parallel` process. The parent runs torch single-threaded
     here (threads = cores / n_jobs), so no OpenMP pool exists to break in the child."""
     if sys.platform.startswith("linux") and os.environ.get("NAS_WORKER_START", "fork") == "fork":
+        _warm_up()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
