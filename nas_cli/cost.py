@@ -237,7 +237,10 @@ def measure_trial_cost(trial, ctx, model) -> dict:
     repeats, warmup = int(opts.get("repeats", 10)), int(opts.get("warmup", 2))
     cost.update(latency_runtime=runtime, latency_threads=threads)
     session = onnx_session(export_onnx_bytes(model, shape), threads) if runtime == "onnxruntime" else None
-    for bs in dict.fromkeys((1, int(opts.get("batch_size", 1)))):
+    # Batch 1 for every trial; the larger batch only when asked (hardware.latency_batch_per_trial), since
+    # timing it costs more per trial than most small networks' own epoch on CPU.
+    batches = (1, int(opts.get("batch_size", 1))) if opts.get("batch_per_trial") else (1,)
+    for bs in dict.fromkeys(batches):
         if session is not None:
             lat = measure_latency_onnx(None, shape, bs, repeats, warmup, threads, session=session)
         else:
@@ -258,10 +261,19 @@ def configure_trial_cost(ctx, settings: dict, hw) -> None:
     from nas_cli.constraints import active_limits
 
     h = settings["hardware"]
-    ctx.extra["cost"] = {"runtime": h.get("latency_runtime", "onnxruntime" if str(hw.device) == "cpu" else "torch"),
+    deploy = "onnxruntime" if str(hw.device) == "cpu" else "torch"
+    runtime = h.get("latency_runtime", "auto")
+    final_runtime = deploy if runtime == "auto" else runtime
+    if runtime == "auto":
+        # Time trials on the deploy runtime when the search uses latency (an objective or a limit);
+        # otherwise eager PyTorch, which costs trials nothing extra (benchmarks/overhead.py measures both).
+        uses = any(str(o).split(":")[0].strip() == "latency_ms" for o in (settings.get("objectives") or []))
+        uses = uses or (settings.get("constraints") or {}).get("max_latency_ms") is not None
+        runtime = deploy if uses else "torch"
+    ctx.extra["cost"] = {"runtime": runtime, "final_runtime": final_runtime,
                          "batch_size": int(h.get("latency_batch_size", 64)),
                          "repeats": int(h.get("latency_repeats", 20)), "warmup": int(h.get("latency_warmup", 3)),
-                         "threads": int(hw.threads)}
+                         "threads": int(hw.threads), "batch_per_trial": bool(h.get("latency_batch_per_trial", False))}
     limits = {k: v for k, v in (settings.get("constraints") or {}).items() if k != "max_rejected"}
     ctx.extra["limits"] = active_limits(limits)
     ctx.extra["compile"] = bool(getattr(hw, "compile", False))
@@ -271,7 +283,7 @@ def final_cost(model, ctx) -> dict:
     """Cost of a fine-tuned model for summary.json and the model card, on the configured runtime."""
     opts = ctx.extra.get("cost") or {}
     shape = ctx.data.spec.input_shape
-    cost = measure_cost(model, shape, runtime=opts.get("runtime", "torch"),
+    cost = measure_cost(model, shape, runtime=opts.get("final_runtime", opts.get("runtime", "torch")),
                         batch_sizes=(1, int(opts.get("batch_size", 1))), repeats=int(opts.get("repeats", 20)),
                         warmup=int(opts.get("warmup", 3)), threads=int(opts.get("threads", 1)))
     # kept for readers of earlier summaries (nas_cli.gate): eager PyTorch at batch 1

@@ -8,13 +8,15 @@ from nas_cli.errors import ConfigError
 def validate_cost_keys(cfg: dict, get, check_int, check_number, check_choice) -> None:
     hw = cfg.get("hardware", {})
     if "latency_runtime" in hw:
-        check_choice(cfg, "hardware.latency_runtime", ["onnxruntime", "torch"])
+        check_choice(cfg, "hardware.latency_runtime", ["auto", "onnxruntime", "torch"])
     if "latency_batch_size" in hw:
         check_int(cfg, "hardware.latency_batch_size", 1, 65536)
     if "latency_repeats" in hw:
         check_int(cfg, "hardware.latency_repeats", 1, 100_000)
     if "latency_warmup" in hw:
         check_int(cfg, "hardware.latency_warmup", 0, 100_000)
+    if "latency_batch_per_trial" in hw and not isinstance(hw["latency_batch_per_trial"], bool):
+        raise ConfigError(f"hardware.latency_batch_per_trial must be true or false, got {hw['latency_batch_per_trial']!r}")
     if "compile" in hw and not isinstance(hw["compile"], bool):
         raise ConfigError(f"hardware.compile must be true or false, got {hw['compile']!r}")
     if "constraints" in cfg:

@@ -59,9 +59,15 @@ class Reporter:
             )
 
     def trial_done(self, study, trial) -> None:
-        self.done += 1
         self.best = _best_text(study)
         state = trial.state.name
+        if trial.user_attrs.get("infeasible"):  # rejected by constraints before training: not a counted trial
+            line = f"trial {trial.number} rejected before training: {trial.user_attrs['infeasible']}"
+            log.info(line)
+            if self.verbosity > 1:
+                print(line, flush=True)
+            return
+        self.done += 1
         if state == "COMPLETE":
             detail = "values " + ", ".join(f"{v:.4g}" for v in trial.values)
         elif state == "PRUNED":

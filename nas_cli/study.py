@@ -380,8 +380,9 @@ def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict,
 
         candidates = select_for_finetune(study, objectives, ft["select"], int(ft["top_k"]))[1]
     reporter.info(f"fine-tune: top {len(candidates)} trial(s) for {ft['epochs']} epochs")
-    out = finetune(candidates, ctx, int(ft["epochs"]), reporter)
+    out = finetune(candidates, ctx, int(ft["epochs"]), reporter, refit=bool(ft.get("refit", False)))
     summary["finetune"] = {"epochs": int(ft["epochs"]), "selected_trial": out["selected"], "test": out["test"],
+                           "refit": out["refit"],
                            "candidates": [{k: v for k, v in r.items() if k != "history"} for r in out["results"]]}
     summary["timings"]["finetune_seconds"] = time.perf_counter() - t0
     model, spec = out["model"], ctx.data.spec
