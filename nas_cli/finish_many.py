@@ -11,9 +11,7 @@ from pathlib import Path
 
 
 def finish_pareto(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict, reporter) -> None:
-    from nas_cli.compress import compress_step
     from nas_cli.cost import final_cost
-    from nas_cli.export import export_all, write_model_card
     from nas_cli.finetune import finetune
     from nas_cli.selection import select_for_finetune
 
@@ -33,16 +31,9 @@ def finish_pareto(settings: dict, study, objectives, ctx, run_dir: Path, summary
         if not ex["enabled"]:
             continue
         export_dir = run_dir / "export" / f"trial_{cand.number}"
-        result = export_all(model, space_name=ctx.space.name, arch=out["arch"], hparams=out["hparams"].to_dict(),
-                            spec=ctx.data.spec, config=settings, inputs=ctx.data.test_x[:256], out_dir=export_dir,
-                            tolerance=float(ex["tolerance"]), onnx=bool(ex["onnx"]),
-                            torch_export=bool(ex["torch_export"]))
-        card = write_model_card(export_dir / "model_card.md", space_name=ctx.space.name,
-                                description=ctx.space.describe(out["arch"]), arch=out["arch"],
-                                hparams=out["hparams"].to_dict(), test=test, cost=cost, export=result,
-                                dataset=summary["dataset"])
-        result["files"]["model_card"] = str(card)
-        compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter)
+        from nas_cli.study import export_selected
+
+        result = export_selected(settings, ctx, out, cost, export_dir, summary["dataset"], reporter)
         exports.append({"trial": cand.number, **result})
     names = [n for n, _ in objectives]
     reporter.table(f"Chosen models (finetune.select={rule}; held-out test split)",

@@ -28,7 +28,13 @@ class Reporter:
     def start(self, done: int = 0) -> None:
         self.done = done
         if self.live:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self._progress = Progress(
                 TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(),

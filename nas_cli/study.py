@@ -334,7 +334,7 @@ def best_trials(study, objectives, space, k: int) -> list[dict]:
 
     rows = []
     for t in select_candidates(study, objectives, k) if _any_complete(study) else []:
-        rows.append({"number": t.number, "values": dict(zip([n for n, _ in objectives], t.values)),
+        rows.append({"number": t.number, "values": dict(zip([n for n, _ in objectives], t.values, strict=True)),
                      "params": t.params, "arch": t.user_attrs.get("arch"), "hparams": t.user_attrs.get("hparams"),
                      "metrics": t.user_attrs.get("metrics", {}),
                      "description": space.describe(t.user_attrs["arch"]) if t.user_attrs.get("arch") else ""})
@@ -363,7 +363,6 @@ def _fmt(value) -> str:
 def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict, reporter) -> None:
     """Fine-tune the top-k, test the winner once, export and verify it, write the model card."""
     from nas_cli.cost import final_cost
-    from nas_cli.export import export_all, write_model_card
     from nas_cli.finetune import finetune, select_candidates
 
     ft = settings["finetune"]
@@ -385,7 +384,7 @@ def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict,
                            "refit": out["refit"],
                            "candidates": [{k: v for k, v in r.items() if k != "history"} for r in out["results"]]}
     summary["timings"]["finetune_seconds"] = time.perf_counter() - t0
-    model, spec = out["model"], ctx.data.spec
+    model = out["model"]
     cost = final_cost(model, ctx)
     summary["finetune"]["cost"] = cost
     test = out["test"]
@@ -395,22 +394,29 @@ def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict,
     if not settings["export"]["enabled"]:
         return
     t1 = time.perf_counter()
-    ex = settings["export"]
     export_dir = run_dir / "export"
-    result = export_all(model, space_name=ctx.space.name, arch=out["arch"], hparams=out["hparams"].to_dict(),
-                        spec=spec, config=settings, inputs=ctx.data.test_x[:256], out_dir=export_dir,
-                        tolerance=float(ex["tolerance"]), onnx=bool(ex["onnx"]), torch_export=bool(ex["torch_export"]))
-    card = write_model_card(export_dir / "model_card.md", space_name=ctx.space.name,
-                            description=ctx.space.describe(out["arch"]), arch=out["arch"],
-                            hparams=out["hparams"].to_dict(), test=test, cost=cost, export=result,
-                            dataset=summary["dataset"])
-    result["files"]["model_card"] = str(card)
-    from nas_cli.compress import compress_step
-
-    compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter)
+    result = export_selected(settings, ctx, out, cost, export_dir, summary["dataset"], reporter)
     summary["export"] = result
     summary["timings"]["export_seconds"] = time.perf_counter() - t1
     reporter.info(f"exported: {export_dir} (ONNX max abs diff {result.get('onnx_max_abs_diff', float('nan')):.2e})")
     from nas_cli.robustness import robustness_step
 
     robustness_step(settings, model, ctx.data, summary, reporter)
+
+
+def export_selected(settings: dict, ctx, out: dict, cost: dict, export_dir: Path, dataset: str, reporter) -> dict:
+    """Export one fine-tuned model (files, verification, model card, compressed variants) into `export_dir`."""
+    from nas_cli.compress import compress_step
+    from nas_cli.export import export_all, write_model_card
+
+    ex, model = settings["export"], out["model"]
+    result = export_all(model, space_name=ctx.space.name, arch=out["arch"], hparams=out["hparams"].to_dict(),
+                        spec=ctx.data.spec, config=settings, inputs=ctx.data.test_x[:256], out_dir=export_dir,
+                        tolerance=float(ex["tolerance"]), onnx=bool(ex["onnx"]), torch_export=bool(ex["torch_export"]))
+    card = write_model_card(export_dir / "model_card.md", space_name=ctx.space.name,
+                            description=ctx.space.describe(out["arch"]), arch=out["arch"],
+                            hparams=out["hparams"].to_dict(), test=out["test"], cost=cost, export=result,
+                            dataset=dataset)
+    result["files"]["model_card"] = str(card)
+    compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter)
+    return result

@@ -6,8 +6,9 @@ No Hydra here: a builder takes plain keyword options and returns a `Data`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from nas_cli.errors import ConfigError
 

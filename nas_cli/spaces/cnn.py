@@ -71,7 +71,7 @@ class CNNSpace(SearchSpace):
 
     def describe(self, arch: dict) -> str:
         convs = " ".join(
-            f"{l['filters']}k{l['kernel']}" + ({"max": "+mp", "avg": "+ap"}.get(l["pool"], "")) for l in arch["layers"]
+            f"{layer['filters']}k{layer['kernel']}" + ({"max": "+mp", "avg": "+ap"}.get(layer["pool"], "")) for layer in arch["layers"]
         )
         head = f"fc{arch['dense_units']}" if arch["dense_units"] else "linear"
         return f"conv[{convs}] {arch['activation']} {head}"
