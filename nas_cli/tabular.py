@@ -17,8 +17,10 @@ from nas_cli.errors import ConfigError
 class TabularBenchmark:
     """A results table: one row per architecture, keyed by its `arch` column (the space's description)."""
 
-    def __init__(self, path, metric: str = "valid_acc", report_metric: str = "test_acc", key: str = "arch") -> None:
+    def __init__(self, path, metric: str = "valid_acc", report_metric: str = "test_acc", key: str = "arch",
+                 extra: tuple[str, ...] = ()) -> None:
         self.path, self.metric, self.report_metric, self.key = Path(path), metric, report_metric, key
+        self.extra = tuple(c for c in extra if c not in (metric, report_metric))  # more objective columns
         self.rows = self._load()
 
     def _load(self) -> dict[str, dict[str, float]]:
@@ -29,17 +31,18 @@ class TabularBenchmark:
             with self.path.open(newline="", encoding="utf-8") as fh:
                 reader = csv.DictReader(fh)
                 columns = reader.fieldnames or []
-                need = [self.key, self.metric, self.report_metric]
+                need = [self.key, self.metric, self.report_metric, *self.extra]
                 missing = [c for c in need if c not in columns]
                 if missing:
                     raise ConfigError(f"{where}: missing column(s) {missing}; the table has {columns} "
-                                      f"(set benchmark.metric / benchmark.report_metric to existing columns)")
+                                      f"(set benchmark.metric / benchmark.report_metric / benchmark.objectives "
+                                      f"to existing columns)")
                 rows = {}
                 for line, row in enumerate(reader, start=2):
                     try:
                         values = {c: float(row[c]) for c in need[1:]}
                     except (TypeError, ValueError):
-                        raise ConfigError(f"{where}: line {line}: {self.metric}/{self.report_metric} must be "
+                        raise ConfigError(f"{where}: line {line}: {'/'.join(need[1:])} must be "
                                           f"numbers, got {[row.get(c) for c in need[1:]]}") from None
                     if not all(math.isfinite(v) for v in values.values()):
                         raise ConfigError(f"{where}: line {line}: non-finite value {values}")
@@ -58,13 +61,33 @@ class TabularBenchmark:
                               f"the table must cover the whole search space ({len(self.rows)} rows)") from None
 
 
-def tabular_objective(trial, space, table: TabularBenchmark) -> float:
-    """Sample an arch, record its table row as user attributes, return the searched metric."""
+def tabular_objective(trial, space, table: TabularBenchmark, columns: tuple[str, ...] | None = None):
+    """Sample an arch, record its table row as user attributes, return the searched column(s)."""
     arch = space.sample(trial)
     row = table.lookup(space.describe(arch))
     trial.set_user_attr("arch", arch)
     trial.set_user_attr("metrics", dict(row))
+    if columns and len(columns) > 1:
+        return tuple(row[c] for c in columns)
     return row[table.metric]
+
+
+def parse_table_objectives(bench: dict) -> list[tuple[str, str]]:
+    """`benchmark.objectives=[valid_acc:max,latency_ms_pixel3:min]` (columns of the table), else benchmark.metric."""
+    spec = bench.get("objectives")
+    if not spec:
+        return [(bench["metric"], "maximize" if bench.get("direction", "max") == "max" else "minimize")]
+    if isinstance(spec, str):
+        spec = [spec]
+    out = []
+    for item in spec:
+        name, _, direction = str(item).partition(":")
+        if not name.strip() or direction.strip() not in ("max", "min"):
+            raise ConfigError(f"benchmark.objectives: each item is <column>:max|min, got {item!r}")
+        out.append((name.strip(), "maximize" if direction.strip() == "max" else "minimize"))
+    if len({n for n, _ in out}) != len(out):
+        raise ConfigError(f"benchmark.objectives: a column is named twice in {list(spec)}")
+    return out
 
 
 def settings_of(settings: dict) -> dict:
@@ -88,12 +111,13 @@ def run_tabular_job(settings: dict, run_dir: Path, summary: dict, reporter) -> N
 
     bench = settings_of(settings)
     t0 = time.perf_counter()
-    table = TabularBenchmark(Path(bench["table"]).expanduser(), bench["metric"], bench["report_metric"])
+    objectives = parse_table_objectives(bench)
+    metric = objectives[0][0]
+    table = TabularBenchmark(Path(bench["table"]).expanduser(), metric, bench["report_metric"],
+                             extra=tuple(n for n, _ in objectives[1:]))
     sp = dict(settings["search_space"])
     space = build_space(sp.pop("name"), spec=None, **sp)
-    direction = "maximize" if bench.get("direction", "max") == "max" else "minimize"
-    objectives = [(bench["metric"], direction)]
-    summary["objectives"] = [f"{bench['metric']}:{bench.get('direction', 'max')}"]
+    summary["objectives"] = [f"{n}:{'max' if d == 'maximize' else 'min'}" for n, d in objectives]
     summary["evaluator"] = {"name": "tabular", "table": str(table.path.resolve()), "rows": len(table.rows),
                             "metric": table.metric, "report_metric": table.report_metric}
     study = open_study(settings, objectives, run_dir, summary)
@@ -108,13 +132,24 @@ def run_tabular_job(settings: dict, run_dir: Path, summary: dict, reporter) -> N
     reporter.start(done)
     try:
         if remaining:
-            study.optimize(lambda t: tabular_objective(t, space, table), n_trials=remaining,
+            study.optimize(lambda t: tabular_objective(t, space, table, tuple(n for n, _ in objectives)),
+                           n_trials=remaining,
                            timeout=settings["study"]["timeout"], callbacks=[reporter.trial_done],
                            gc_after_trial=False, show_progress_bar=False)
     finally:
         reporter.stop()
         summary["timings"]["search_seconds"] = time.perf_counter() - t1
         summary["trials"] = count_trials(study)
+    if len(objectives) > 1:
+        from nas_cli.selection import report_pareto
+
+        report_pareto(study, objectives, run_dir, summary, reporter)
+        summary["best_trials"] = summary["pareto_front"]
+        summary["tabular"] = {"pareto": [
+            {"trial": r["number"], "arch": space.describe(r["arch"]), **r["values"],
+             table.report_metric: table.lookup(space.describe(r["arch"]))[table.report_metric]}
+            for r in summary["pareto_front"]]}
+        return
     best = study.best_trial
     row = table.lookup(space.describe(best.user_attrs["arch"]))
     summary["best_trials"] = [{"number": best.number, "values": {table.metric: best.value}, "params": best.params,

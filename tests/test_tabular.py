@@ -94,3 +94,29 @@ def test_tabular_benchmark_lookup_api(tmp_path):
         table.lookup("|bogus~0|")
     with pytest.raises(ConfigError, match="benchmark.metric"):
         TabularBenchmark(tmp_path / "t.csv", metric="acc")
+
+
+def test_table_latency_column_as_a_second_objective(nas, tmp_path):
+    """benchmark.objectives makes a 2-objective study over table columns; the Pareto front is saved."""
+    rows = write_table(tmp_path / "t.csv")
+    with (tmp_path / "t.csv").open() as fh:  # add a latency column: more convs, more latency
+        table = list(csv.DictReader(fh))
+    with (tmp_path / "lat.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=[*table[0], "latency_ms_pixel3"])
+        w.writeheader()
+        for r in table:
+            w.writerow({**r, "latency_ms_pixel3": 1.0 + 2.0 * r["arch"].count("nor_conv_3x3")})
+    res = nas([*BASE, f"benchmark.table={tmp_path / 'lat.csv'}", "benchmark.objectives=[valid_acc:max,latency_ms_pixel3:min]",
+               "strategy=nsga2", "study.n_trials=30"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    run = only_run_dir(tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    front = summary["pareto_front"]
+    assert len(front) >= 2 and (run / "pareto.png").stat().st_size > 0
+    for a in front:  # no front member is dominated by another
+        for b in front:
+            assert not (b["values"]["valid_acc"] > a["values"]["valid_acc"]
+                        and b["values"]["latency_ms_pixel3"] < a["values"]["latency_ms_pixel3"])
+    assert all(p["test_acc"] == rows[p["arch"]]["test_acc"] for p in summary["tabular"]["pareto"])
+    bad = nas([*BASE, f"benchmark.table={tmp_path / 'lat.csv'}", "benchmark.objectives=[valid_acc:up]"], cwd=tmp_path)
+    assert bad.returncode == 2 and "benchmark.objectives" in bad.stderr
