@@ -55,11 +55,7 @@ def evolution_mo(seed: int):
     """Regularized (aging) evolution with a multi-objective tournament: lowest non-domination rank wins."""
     from optuna.study._multi_objective import _fast_non_domination_rank
 
-    from nas_cli.strategies.evolution import (
-        RegularizedEvolutionSampler,
-        _has_alternatives,
-        mutate_value,
-    )
+    from nas_cli.strategies.evolution import RegularizedEvolutionSampler, mutate_one
 
     class MOEvolution(RegularizedEvolutionSampler):
         def _multi_objective_check(self, study) -> None:
@@ -74,13 +70,7 @@ def evolution_mo(seed: int):
             ranks = _fast_non_domination_rank(np.array([t.values for t in population]) * signs)
             picks = rng.choice(len(population), self.tournament_size, replace=False)
             best = min(picks, key=lambda i: (ranks[i], rng.rand()))
-            parent = population[best]
-            child = dict(parent.params)
-            mutable = [n for n, d in parent.distributions.items() if _has_alternatives(d)]
-            if mutable:
-                name = mutable[rng.randint(len(mutable))]
-                child[name] = mutate_value(parent.distributions[name], child[name], rng)
-            return child
+            return mutate_one(population[best], rng)
 
     return MOEvolution(population_size=20, tournament_size=5, seed=seed)
 

@@ -32,12 +32,17 @@ class RegularizedEvolutionSampler(PlannedSampler):
         population = done[-self.population_size:]  # age = trial number: the oldest leave first
         picks = rng.choice(len(population), self.tournament_size, replace=False)
         parent = max((population[i] for i in picks), key=lambda t: (signed_value(study, t), -t.number))
-        child = dict(parent.params)
-        mutable = [n for n, d in parent.distributions.items() if _has_alternatives(d)]
-        if mutable:
-            name = mutable[rng.randint(len(mutable))]
-            child[name] = mutate_value(parent.distributions[name], child[name], rng)
-        return child
+        return mutate_one(parent, rng)
+
+
+def mutate_one(parent, rng) -> dict:
+    """The parent's params with one decision (that has alternatives) changed."""
+    child = dict(parent.params)
+    mutable = [n for n, d in parent.distributions.items() if _has_alternatives(d)]
+    if mutable:
+        name = mutable[rng.randint(len(mutable))]
+        child[name] = mutate_value(parent.distributions[name], child[name], rng)
+    return child
 
 
 def _has_alternatives(dist) -> bool:
