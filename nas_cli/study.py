@@ -227,6 +227,10 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
 
         done, n_run, total_cb = trained_plan(study, n_total, settings)
         remaining = max(0, n_total - done)
+    if settings["study"].get("enqueue") is not None:  # given parameter sets first, before any worker starts
+        from nas_cli.enqueue import enqueue_from_config, sample_trial_params
+
+        summary["enqueue"] = enqueue_from_config(settings, study, sample_trial_params(ctx), remaining, reporter)
     budget = FailureBudget(float(settings["study"]["max_failure_rate"]))
     reporter.info(f"search: {summary['search_space']} space on {summary['dataset']} with {summary['strategy']}, "
                   f"{remaining} trial(s) to run ({done} already in the study), device {ctx.device}")

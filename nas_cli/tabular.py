@@ -126,6 +126,10 @@ def run_tabular_job(settings: dict, run_dir: Path, summary: dict, reporter) -> N
 
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)))
     remaining = max(0, int(settings["study"]["n_trials"]) - done)
+    if settings["study"].get("enqueue") is not None:  # given parameter sets first
+        from nas_cli.enqueue import enqueue_from_config
+
+        summary["enqueue"] = enqueue_from_config(settings, study, space.sample, remaining, reporter)
     reporter.info(f"search: {summary['search_space']} space, tabular look-ups in {table.path.name}, "
                   f"{summary['strategy']}, {remaining} trial(s) to run ({done} already in the study)")
     t1 = time.perf_counter()
