@@ -1,13 +1,19 @@
 """Parallel trials on one machine: trials per hour of `nas search` with worker processes vs threads.
 
-Three layouts of the same 20-trial study on digits, run through the real CLI, interleaved
+Every layout and repeat runs the SAME workload: N small-CNN parameter sets on digits, drawn once per
+benchmark run by a seeded RandomSampler over the real cnn space (narrowed to small models, see
+SMALL) and the searched train hyperparameters, written to a file and passed as
+`study.enqueue=<file> study.n_trials=N`. Three layouts, run through the real CLI and interleaved
 (A, B, C, A, B, C, ...) so that load from other processes hits each about equally:
   1x2: hardware.n_jobs=1 hardware.threads=2   (one process, two torch threads)
   2x1: hardware.n_jobs=2 (threads = cores / 2 = 1; two worker processes sharing the journal)
   1x1: hardware.n_jobs=1 hardware.threads=1
-The figure is search_seconds from summary.json (worker start-up included, fine-tune off).
+The figure is search_seconds from summary.json (worker start-up included; pruning and fine-tune
+off). Each run is checked to have evaluated exactly the workload, each set once (it fails loudly
+otherwise), so the ratios compare the same work.
 
     python benchmarks/parallel.py --repeats 3
+    python benchmarks/parallel.py --repeats 1 --trials 6 --out /tmp/parbench   # smoke run
 """
 
 from __future__ import annotations
@@ -23,73 +29,148 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = None  # --workdir: where the temporary run directories go
 LAYOUTS = {
     "1x2": ["hardware.n_jobs=1", "hardware.threads=2"],
     "2x1": ["hardware.n_jobs=2"],
     "1x1": ["hardware.n_jobs=1", "hardware.threads=1"],
 }
+# Small models (the issue's target): at most 2 conv layers of 16/32 filters, kernels 3/5, head 0/64.
+SMALL = ["dataset=digits", "search_space=cnn", "search_space.max_layers=2", "search_space.filters=[16,32]",
+         "search_space.kernel_sizes=[3,5]", "search_space.dense_units=[0,64]"]
+COMMON = ["pruner=none", "finetune.enabled=false", "hardware=cpu", "verbosity=0", "seed=0"]
 
 
-def run(layout: str, trials: int, epochs: int, seed: int) -> dict:
-    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+def make_workload(n: int, seed: int) -> list[dict]:
+    """N parameter sets from a seeded RandomSampler over the real (narrowed) cnn space and train ranges."""
+    import optuna
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    from nas_cli.data import load_dataset
+    from nas_cli.enqueue import check_param_sets
+    from nas_cli.search import register_resolvers
+    from nas_cli.spaces import build_space
+    from nas_cli.trial import sample_hparams
+
+    register_resolvers()
+    with initialize_config_module(config_module="nas_cli.configs", version_base="1.3"):
+        settings = OmegaConf.to_container(compose(config_name="config", overrides=SMALL), resolve=True)
+    ds = dict(settings["dataset"])
+    spec = load_dataset(ds.pop("name"), **ds).spec
+    sp = dict(settings["search_space"])
+    space = build_space(sp.pop("name"), spec=spec, **sp)
+
+    def sample(trial):
+        return space.sample(trial), sample_hparams(trial, settings["train"])
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    sets = []
+    for _ in range(n):
+        trial = study.ask()
+        sample(trial)
+        sets.append(dict(trial.params))
+        study.tell(trial, 0.0)
+    return check_param_sets(sets, sample, Path("workload"))  # the same check `nas search` applies
+
+
+def _key(params: dict) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+def check_evaluated(run_dir: Path, workload: list[dict], layout: str) -> list:
+    """The run's trials are exactly the workload, each set once, all COMPLETE; returns the trials."""
+    import optuna
+
+    from nas_cli.storage import open_storage
+
+    study = optuna.load_study(study_name="nas", storage=open_storage(str(run_dir / "study.journal")))
+    trials = study.get_trials(deepcopy=False)
+    got = sorted(_key(t.params) for t in trials)
+    want = sorted(_key(p) for p in workload)
+    bad = [t.number for t in trials if t.state.name != "COMPLETE"]
+    if got != want or bad:
+        missing = len(set(want) - set(got))
+        raise SystemExit(f"{layout}: the run did not evaluate exactly the workload ({len(trials)} trials for "
+                         f"{len(workload)} sets, {missing} set(s) missing, {len(got) - len(set(got))} repeated, "
+                         f"not COMPLETE: {bad}); run dir {run_dir}")
+    return trials
+
+
+def run(layout: str, workload_file: Path, workload: list[dict], epochs: int, work: Path | None) -> dict:
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
         exe = Path(sys.executable).with_name("nas")
-        args = [str(exe), "search", f"study.n_trials={trials}", f"train.epochs={epochs}", "pruner=none",
-                "finetune.enabled=false", "hardware=cpu", "verbosity=0", f"seed={seed}", f"runs_dir={tmp}",
-                *LAYOUTS[layout]]
+        args = [str(exe), "search", *SMALL, *COMMON, f"study.n_trials={len(workload)}", f"train.epochs={epochs}",
+                f"study.enqueue={workload_file}", f"runs_dir={tmp}", *LAYOUTS[layout]]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("OMP_NUM_THREADS", None)  # the layout decides the threads
+        load = os.getloadavg()[0]
         t0 = time.perf_counter()
         proc = subprocess.run(args, cwd=tmp, env=env, capture_output=True, text=True, timeout=1800)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
-            raise SystemExit(f"{layout} failed: {proc.stderr[-2000:]}")
+            raise SystemExit(f"{layout} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
         run_dir = next(p for p in Path(tmp).iterdir() if p.is_dir())
         summary = json.loads((run_dir / "summary.json").read_text())
+        trials = check_evaluated(run_dir, workload, layout)
+        train_seconds = sum(t.user_attrs.get("metrics", {}).get("train_seconds", 0.0) for t in trials)
+        workers = len({t.user_attrs.get("worker") for t in trials})
     search = summary["timings"]["search_seconds"]
     return {"layout": layout, "search_seconds": search, "wall_seconds": wall, "trials": summary["trials"],
-            "trials_per_hour": summary["trials"]["total"] / search * 3600,
-            "load_before": os.getloadavg()[0]}
+            "trials_per_hour": summary["trials"]["complete"] / search * 3600, "enqueue": summary.get("enqueue"),
+            "train_seconds_sum": train_seconds, "worker_processes": workers, "load_before": load}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--trials", type=int, default=20, help="N: size of the fixed workload (= study.n_trials)")
     ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--workload-seed", type=int, default=0, help="seed of the RandomSampler that draws the workload")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--workdir", type=Path, default=None, help="parent of the temporary run directories")
     args = ap.parse_args()
-    global WORK
-    WORK = args.workdir
-    if WORK is not None:
-        WORK.mkdir(parents=True, exist_ok=True)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    workload = make_workload(args.trials, args.workload_seed)
     runs = []
-    for rep in range(args.repeats):
-        for layout in LAYOUTS:
-            r = run(layout, args.trials, args.epochs, seed=rep)
-            runs.append(r)
-            print(f"rep {rep} {layout}: {r['search_seconds']:.1f}s search, {r['trials_per_hour']:.0f} trials/h "
-                  f"(load {r['load_before']:.1f})", flush=True)
-        write_results(args, runs, rep + 1)  # after every round, so a cut-short run still leaves its figures
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        workload_file = Path(tmp) / "workload.json"
+        workload_file.write_text(json.dumps(workload, indent=1))
+        for rep in range(args.repeats):
+            for layout in LAYOUTS:
+                r = run(layout, workload_file, workload, args.epochs, args.workdir)
+                r["repeat"] = rep
+                runs.append(r)
+                print(f"rep {rep} {layout}: {r['search_seconds']:.1f}s search, {r['trials_per_hour']:.0f} trials/h, "
+                      f"train {r['train_seconds_sum']:.1f}s summed over trials (load {r['load_before']:.1f})",
+                      flush=True)
+            write_results(args, workload, runs, rep + 1)  # after every round: a cut-short run keeps its figures
 
 
-def write_results(args, runs: list[dict], repeats: int) -> None:
+def write_results(args, workload: list[dict], runs: list[dict], repeats: int) -> None:
     med = {k: statistics.median(r["search_seconds"] for r in runs if r["layout"] == k) for k in LAYOUTS}
     tph = {k: args.trials / v * 3600 for k, v in med.items()}
     ratio_2x1_1x2 = tph["2x1"] / tph["1x2"]
     ratio_2x1_1x1 = tph["2x1"] / tph["1x1"]
+    loads = [r["load_before"] for r in runs]
     result = {"trials": args.trials, "epochs": args.epochs, "repeats": repeats, "cores": os.cpu_count(),
+              "workload": {"fixed": True, "n": len(workload), "seed": args.workload_seed,
+                           "generator": "optuna.samplers.RandomSampler over the cnn space and train.search ranges",
+                           "space_overrides": SMALL, "common_overrides": COMMON,
+                           "checked": "every run evaluated exactly these sets, each once, all COMPLETE",
+                           "params": workload},
               "median_search_seconds": med, "trials_per_hour": tph,
               "ratio_2x1_over_1x2": ratio_2x1_1x2, "ratio_2x1_over_1x1": ratio_2x1_1x1,
               "targets": {"2x1_over_1x2": 1.25, "2x1_over_1x1": 1.9},
-              "load_average_1min": [r["load_before"] for r in runs], "runs": runs}
+              "load_average_1min": loads, "runs": runs}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "parallel.json").write_text(json.dumps(result, indent=2))
-    loads = [r["load_before"] for r in runs]
     md = ["# Parallel trials: worker processes vs threads (`nas search`, digits)", "",
-          f"{args.trials} trials x {args.epochs} epochs, cnn space, pruning off, fine-tune off; {repeats} "
-          f"interleaved repeats, medians; {os.cpu_count()} cores. search_seconds includes worker start-up.", "",
+          f"Fixed workload: the same {args.trials} small-CNN parameter sets (RandomSampler seed {args.workload_seed}, "
+          f"<= 2 conv layers of 16/32 filters) enqueued with `study.enqueue` in every layout and repeat, each checked "
+          f"evaluated exactly once; {args.epochs} epochs, pruning off, fine-tune off; {repeats} interleaved "
+          f"repeat(s), medians; {os.cpu_count()} cores. search_seconds includes worker start-up.", "",
           "| layout | median search s | trials/hour | vs 1x2 | vs 1x1 |", "| --- | --- | --- | --- | --- |"]
     md += [f"| {k} | {med[k]:.1f} | {tph[k]:.0f} | {tph[k] / tph['1x2']:.2f}x | {tph[k] / tph['1x1']:.2f}x |"
            for k in LAYOUTS]
