@@ -50,7 +50,10 @@ def enqueue_from_config(settings: dict, study, sample: Callable[[Any], Any], n_r
 def _recorded_source(study, path: Path) -> Path:
     """A relative path that is not found from here (`nas resume` from another directory): the absolute
     path this study's earlier enqueued trials recorded, when exactly one of them ends with it."""
-    if path.is_absolute() or path.exists():
+    try:
+        if path.is_absolute() or path.exists():
+            return path
+    except (OSError, ValueError):
         return path
     recorded = {t.user_attrs.get("enqueued_from") for t in study.get_trials(deepcopy=False)} - {None}
     found = [Path(r) for r in recorded if Path(r).parts[-len(path.parts):] == path.parts]
@@ -59,7 +62,11 @@ def _recorded_source(study, path: Path) -> Path:
 
 def load_param_sets(path: Path) -> list[dict]:
     """The list of parameter dicts in a JSON/YAML file, or the COMPLETE trials of a run directory."""
-    if not path.exists():
+    try:
+        found = path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        found = False
+    if not found:
         raise ConfigError(f"{KEY}={path}: no such file or run directory; expected {ALLOWED}")
     sets = params_of_run(path) if path.is_dir() else _read_file(path)
     if not isinstance(sets, list) or not all(isinstance(s, dict) for s in sets):
