@@ -24,8 +24,11 @@ from nas_cli.errors import NasError
 POLL_SECONDS = 0.5
 
 
-def split_trials(n: int, n_jobs: int) -> list[int]:
-    return [n // n_jobs + (1 if i < n % n_jobs else 0) for i in range(n_jobs)]
+def worker_caps(n: int, n_jobs: int) -> list[int]:
+    """Each worker may run up to all `n` trials: they pull from one pool (the study's total, checked
+    through the shared storage by `StudyTotal` after every trial), so a worker that drew fast trials
+    takes more of them instead of idling while a fixed share of slow ones runs on the other worker."""
+    return [n] * max(0, min(n_jobs, n))
 
 
 def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, reporter, budget=None) -> None:
@@ -36,7 +39,7 @@ def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, rep
 
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
            "NAS_WORKER_THREADS": str(threads)}
-    shares = [s for s in split_trials(n_run, n_jobs) if s > 0]
+    shares = worker_caps(n_run, n_jobs)
     procs, logs = [], []
     finished_states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     seen = {t.number for t in study.get_trials(deepcopy=False, states=finished_states)}
@@ -45,7 +48,7 @@ def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, rep
             log_path = run_dir / f"worker_{i}.log"
             logs.append(log_path)
             procs.append(start_worker(run_dir, i, share, log_path, env))
-        reporter.info(f"parallel: {len(procs)} worker process(es) x {threads} thread(s), trials {shares}")
+        reporter.info(f"parallel: {len(procs)} worker process(es) x {threads} thread(s) sharing {n_run} trial(s)")
         forwarded = False
         while True:
             if signals.stop_requested() and not forwarded:  # first Ctrl-C/SIGTERM: workers finish their epoch
