@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ALL = ["random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2", "evolution", "rl", "local"]
+ALL = ["random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2", "evolution", "rl", "local", "thompson"]
 REFERENCE = {"random": {100: 93.81, 300: 93.95}, "REA (reference)": {100: 94.05, 300: 94.23},
              "Optuna TPE defaults (reference)": {100: 94.18, 300: 94.27}}
 

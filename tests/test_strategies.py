@@ -12,16 +12,19 @@ from optuna.testing.pytest_samplers import BasicSamplerTestCase, SingleOnlySampl
 from nas_cli.strategies.evolution import RegularizedEvolutionSampler
 from nas_cli.strategies.local import LocalSearchSampler
 from nas_cli.strategies.rl import ReinforceSampler
+from nas_cli.strategies.thompson import ThompsonSampler
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-CUSTOM = {"evolution": RegularizedEvolutionSampler, "rl": ReinforceSampler, "local": LocalSearchSampler}
-STRATEGIES = ["random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2", "evolution", "rl", "local"]
+CUSTOM = {"evolution": RegularizedEvolutionSampler, "rl": ReinforceSampler, "local": LocalSearchSampler,
+          "thompson": ThompsonSampler}
+STRATEGIES = ["random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2", "evolution", "rl", "local", "thompson"]
 
 
 # -- Optuna's own sampler contract tests (optuna/testing/pytest_samplers.py) ----------------------------
 def _small(cls):
     return lambda: cls(**({"population_size": 3, "tournament_size": 2} if cls is RegularizedEvolutionSampler
-                          else {"n_startup_trials": 3} if cls is LocalSearchSampler else {}), seed=0)
+                          else {"n_startup_trials": 3} if cls in (LocalSearchSampler, ThompsonSampler) else {}),
+                       seed=0)
 
 
 class TestEvolutionContract(BasicSamplerTestCase, SingleOnlySamplerTestCase):
@@ -40,6 +43,12 @@ class TestLocalSearchContract(BasicSamplerTestCase, SingleOnlySamplerTestCase):
     @pytest.fixture
     def sampler(self):
         return _small(LocalSearchSampler)
+
+
+class TestThompsonContract(BasicSamplerTestCase, SingleOnlySamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return _small(ThompsonSampler)
 
 
 # -- a synthetic NAS-like objective: 6 decisions x 5 choices, additive plus one interaction -------------
@@ -97,7 +106,7 @@ def test_grid_visits_distinct_cells(compose_cfg):
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 40
 
 
-@pytest.mark.parametrize("name", ["evolution", "rl", "local", "tpe"])
+@pytest.mark.parametrize("name", ["evolution", "rl", "local", "thompson", "tpe"])
 def test_model_based_and_evolutionary_beat_random_on_average(compose_cfg, name):
     seeds, n = range(4), 60
     random_best = statistics.fmean(run_synthetic(make_sampler(compose_cfg, "random", s), n).best_value for s in seeds)
@@ -127,10 +136,97 @@ def test_state_comes_from_the_storage_not_from_memory(tmp_path, name):
     assert [t.params for t in study.trials] == [t.params for t in one.trials]
 
 
-def test_local_search_never_repeats_a_configuration():
-    study = run_synthetic(LocalSearchSampler(seed=1), 150)
+@pytest.mark.parametrize("cls", [LocalSearchSampler, ThompsonSampler])
+def test_model_based_search_never_repeats_a_configuration(cls):
+    study = run_synthetic(cls(seed=1), 150)
     keys = [tuple(sorted(t.params.items())) for t in study.trials]
     assert len(set(keys)) == len(keys)
+
+
+def test_thompson_finds_the_known_optimum():
+    hits = [run_synthetic(ThompsonSampler(seed=s), 100).best_value for s in range(2)]
+    assert all(abs(h - OPTIMUM) < 1e-9 for h in hits), hits
+
+
+def test_model_based_search_evaluates_one_of_each_equivalent_nb201_cell():
+    """nb201 cells that differ only on dead edges (off every input-to-output path) are one network."""
+    from nas_cli.spaces.nb201 import EDGES, OPS
+    from nas_cli.strategies.surrogate import cell_key
+
+    for cls in (LocalSearchSampler, ThompsonSampler):
+        study = run_synthetic(cls(seed=0, n_startup_trials=10), 80, grid_objective)
+        keys = [cell_key(t.params) for t in study.trials]
+        assert len(set(keys)) == len(keys), cls
+    assert {f"edge_{t}_{s}" for t, s in EDGES} == set(study.trials[0].params) and "none" in OPS
+
+
+def test_cell_key_merges_dead_edges_only():
+    from nas_cli.strategies.surrogate import canonical, cell_key
+
+    conv = "nor_conv_3x3"
+    base = {"edge_1_0": conv, "edge_2_0": conv, "edge_2_1": conv, "edge_3_0": "skip_connect",
+            "edge_3_1": conv, "edge_3_2": conv}
+    # node 1 has no input: edges 2_1 and 3_1 leave a dead node, whatever their op
+    dead = {**base, "edge_1_0": "none", "edge_2_1": "avg_pool_3x3", "edge_3_1": "skip_connect"}
+    dead2 = {**dead, "edge_2_1": conv, "edge_3_1": "nor_conv_1x1"}
+    assert cell_key(dead) == cell_key(dead2) != cell_key(base)
+    assert canonical(dead)["edge_2_1"] == "none" and canonical(dead)["edge_2_0"] == conv
+    # every edge live: a change anywhere is another network
+    for name in base:
+        assert cell_key({**base, name: "avg_pool_3x3"}) != cell_key(base)
+    # no output input at all: node 3 unreachable, every edge dead, all such cells are one
+    cut = {n: "none" for n in base}
+    assert cell_key({**cut, "edge_1_0": conv}) == cell_key(cut)
+    # other spaces: the plain parameters
+    assert cell_key({"lr": 0.1, "layers": 2}) == (("layers", "2"), ("lr", "0.1"))
+
+
+def test_cell_paths_and_features():
+    from optuna.distributions import CategoricalDistribution
+
+    from nas_cli.spaces.nb201 import EDGES, OPS
+    from nas_cli.strategies.surrogate import Encoder, cell_paths
+
+    names = [f"edge_{t}_{s}" for t, s in EDGES]
+    assert cell_paths(names) == [("edge_3_0",), ("edge_1_0", "edge_3_1"), ("edge_2_0", "edge_3_2"),
+                                 ("edge_1_0", "edge_2_1", "edge_3_2")]
+    assert cell_paths(["lr", "x0"]) == []
+    dists = {n: CategoricalDistribution(OPS) for n in names}
+    plain, cells = Encoder(dists), Encoder(dists, cells=True)
+    conv = {n: "nor_conv_3x3" for n in names}
+    cut = {**conv, "edge_1_0": "none"}  # kills paths 2 and 4, and edges 2_1, 3_1
+    x_conv, x_cut = cells.dense(cells.encode_many([conv, cut]))
+    assert x_conv.sum() - plain.dense(plain.encode_many([conv]))[0].sum() == 4 + len(OPS)  # 4 paths, op counts
+    assert x_cut.sum() - plain.dense(plain.encode_many([cut]))[0].sum() == 2 + len(OPS)
+    # equivalent cells encode the same
+    assert (cells.dense(cells.encode_many([{**cut, "edge_2_1": "skip_connect"}]))[0] == x_cut).all()
+
+
+def test_posterior_sample_centres_on_the_ridge_fit():
+    import numpy as np
+
+    from nas_cli.strategies.surrogate import posterior_sample
+
+    rng = np.random.RandomState(0)
+    x = rng.binomial(1, 0.3, size=(40, 12)).astype(float)
+    y = x @ rng.normal(size=12) + 0.1 * rng.normal(size=40)
+    ridge = np.linalg.solve(x.T @ x + 2.0 * np.eye(12), x.T @ y)
+    assert np.allclose(posterior_sample(x, y, 2.0, rng, scale=0.0), ridge)
+    draws = np.array([posterior_sample(x, y, 2.0, rng) for _ in range(4000)])
+    assert np.allclose(draws.mean(axis=0), ridge, atol=0.05)
+    s2 = max(float(np.sum((y - x @ ridge) ** 2)) / 39, 0.05)
+    cov = s2 * np.linalg.inv(x.T @ x + 2.0 * np.eye(12))
+    assert np.allclose(np.cov(draws.T), cov, atol=0.15 * np.abs(cov).max())
+
+
+def test_top_fraction_ranks_tell_apart_only_the_best():
+    from nas_cli.strategies.surrogate import standardised_ranks
+
+    y = standardised_ranks([5.0, 1.0, 3.0, 2.0, 4.0, 0.0, 9.0, 8.0, 7.0, 6.0, 10.0], top=0.3)
+    assert len(set(y[[5, 1, 3, 2, 4, 0, 9, 8]].round(9))) == 1  # ranks 0..7 of 10: not in the top 30%
+    assert y[10] > y[6] > y[7] > y[8]
+    full = standardised_ranks([3.0, 1.0, 2.0])
+    assert list(full.argsort()) == [1, 2, 0] and abs(full.mean()) < 1e-12
 
 
 def test_evolution_mutates_one_decision_of_a_recent_parent():
