@@ -65,7 +65,7 @@ def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, rep
                         _check_budget(budget, study, t, procs)
             if not alive:
                 break
-            time.sleep(POLL_SECONDS)
+            _sleep_while_alive(procs, POLL_SECONDS)
     except KeyboardInterrupt:
         stop_workers(procs)
         close_orphans(study)
@@ -80,6 +80,18 @@ def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, rep
         reporter.warn(f"parallel: {len(bad)} worker(s) failed ({orphans} trial(s) closed as FAIL): {tails}")
         if all(p.returncode != 0 for p in procs) and not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             raise NasError(f"all workers failed; see {logs[0]}: {tails}")
+
+
+def _sleep_while_alive(procs, seconds: float, step: float = 0.02) -> None:
+    """Sleep up to `seconds` (the progress-reporting period), but return as soon as every worker has
+    exited or a stop is requested: the run does not idle up to a whole period after its last trial."""
+    from nas_cli import signals
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if signals.stop_requested() or all(p.poll() is not None for p in procs):
+            return
+        time.sleep(step)
 
 
 class _Forked:
@@ -111,27 +123,12 @@ class _Forked:
         self.send_signal(signal.SIGKILL)
 
 
-def _warm_up() -> None:
-    """Pay the one-time costs (FLOP counter, optimizer/dynamo import, ONNX exporter: ~5 s) once,
-    in the parent, so that forked workers do not each pay them again."""
-    import torch
-
-    from nas_cli.cost import count_flops, export_onnx_bytes
-    from nas_cli.train import classification_metrics
-
-    tiny = torch.nn.Linear(2, 2)
-    count_flops(tiny, (2,))
-    torch.optim.AdamW(tiny.parameters())
-    export_onnx_bytes(tiny, (2,))
-    classification_metrics([0, 1], [0, 1])
-
-
 def start_worker(run_dir: Path, index: int, share: int, log_path: Path, env: dict):
-    """Fork on Linux (torch, the data and the warm caches are already loaded: no start-up cost),
+    """Fork on Linux (torch, the data and the caches `trial.warm_up` filled are already loaded: no
+    start-up cost),
     otherwise a fresh `python -m nas_cli.parallel` process. The parent runs torch single-threaded
     here (threads = cores / n_jobs), so no OpenMP pool exists to break in the child."""
     if sys.platform.startswith("linux") and os.environ.get("NAS_WORKER_START", "fork") == "fork":
-        _warm_up()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()

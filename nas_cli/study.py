@@ -201,6 +201,9 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     from nas_cli.cost import configure_trial_cost
 
     configure_trial_cost(ctx, settings, hw)  # latency runtime, batch size, threads; constraint limits
+    from nas_cli.trial import warm_up
+
+    warm_up()  # one-time import costs here, in setup, not in the first trial (nor once per forked worker)
     return ctx, study
 
 

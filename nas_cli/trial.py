@@ -44,6 +44,22 @@ class TrialContext:
     extra: dict = field(default_factory=dict)
 
 
+def warm_up() -> None:
+    """Pay the one-time costs every trial needs (FLOP counter and scikit-learn metrics imports, the
+    optimizer and ONNX exporter: about 2 s) once per process, during setup: not inside the first
+    trial's measurements, and before worker processes are forked, so that none pays them again."""
+    import torch
+
+    from nas_cli.cost import count_flops, export_onnx_bytes
+    from nas_cli.train import classification_metrics
+
+    tiny = torch.nn.Linear(2, 2)
+    count_flops(tiny, (2,))
+    torch.optim.AdamW(tiny.parameters())
+    export_onnx_bytes(tiny, (2,))
+    classification_metrics([0, 1], [0, 1])
+
+
 def sample_hparams(trial, train: dict) -> Hparams:
     """Each hyperparameter is fixed when `train.<name>` is set, otherwise searched in `train.search.<name>`."""
     search = train.get("search", {})
