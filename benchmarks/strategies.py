@@ -83,11 +83,10 @@ def write_outputs(raw: dict, budgets: list[int], out_json: Path, optimum: float)
     out_json.write_text(json.dumps(payload, indent=1))
     head = "| strategy | seeds | " + " | ".join(f"@{b}" for b in budgets) + " | s/proposal |"
     lines = [head, "|" + "---|" * (len(budgets) + 3)]
-    def cell(res, b):
-        r = res.get(str(b))
+    def cell(res, b):  # (n): fewer seeds reached this budget than the row's seeds
+        r, seeds = res.get(str(b)), res[str(budgets[0])]["n_seeds"]
         return "-" if r is None else f"{r['mean']:.2f} ± {r['std']:.2f}" + (f" ({r['n_seeds']})" if r["n_seeds"] != seeds else "")
 
-    seeds = max(r[str(budgets[0])]["n_seeds"] for r in results.values())
     for name, res in sorted(results.items(), key=lambda kv: -kv[1].get(str(budgets[-1]), {"mean": 0})["mean"]):
         cells = " | ".join(cell(res, b) for b in budgets)
         lines.append(f"| {name} | {res[str(budgets[0])]['n_seeds']} | {cells} | {res['seconds_per_proposal']:.4f} |")
