@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from nas_cli.strategies._common import PlannedSampler, completed, random_value, signed_value
+from nas_cli.strategies._common import PlannedSampler, random_value, signed_value
 from nas_cli.strategies.surrogate import (
     candidates_near,
     cell_key,
     fresh,
+    history,
     neighbours,
     space_cache,
     standardised_ranks,
@@ -47,11 +48,7 @@ class LocalSearchSampler(PlannedSampler):
         self.local_by_model = bool(local_by_model)
 
     def propose(self, study, trial, rng) -> dict:
-        done = completed(study)
-        seen = {cell_key(t.params) for t in study.get_trials(deepcopy=False) if t.number != trial.number}
-        dists = {}
-        for t in done:
-            dists.update(t.distributions)
+        done, seen, dists = history(study, trial)
         if not dists:
             return {}
         if len(done) < self.n_startup_trials:

@@ -12,7 +12,7 @@ import re
 import numpy as np
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
-from nas_cli.strategies._common import mutate_value, random_value, to_unit
+from nas_cli.strategies._common import completed, mutate_value, random_value, to_unit
 
 _EDGE = re.compile(r"edge_(\d+)_(\d+)$")
 
@@ -113,6 +113,17 @@ def standardised_ranks(values, top: float = 1.0) -> np.ndarray:
     y = ranks(np.asarray(values, dtype=float))
     y = np.maximum(y / max(len(y) - 1, 1) - (1.0 - top), 0.0)
     return (y - y.mean()) / (y.std() + 1e-12)
+
+
+def history(study, trial) -> tuple[list, set, dict]:
+    """(completed trials, `cell_key`s of every other trial, running ones included, and the union of
+    the completed trials' distributions): what a model-based proposal starts from."""
+    done = completed(study)
+    seen = {cell_key(t.params) for t in study.get_trials(deepcopy=False) if t.number != trial.number}
+    dists: dict = {}
+    for t in done:
+        dists.update(t.distributions)
+    return done, seen, dists
 
 
 def fresh(draw, seen, tries: int = 100) -> dict:

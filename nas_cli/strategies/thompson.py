@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from nas_cli.strategies._common import PlannedSampler, completed, random_value, signed_value
+from nas_cli.strategies._common import PlannedSampler, random_value, signed_value
 from nas_cli.strategies.surrogate import (
     candidates_near,
-    cell_key,
     fresh,
+    history,
     posterior_sample,
     space_cache,
     standardised_ranks,
@@ -55,11 +55,7 @@ class ThompsonSampler(PlannedSampler):
         self.cell_features, self.max_enumerate = bool(cell_features), int(max_enumerate)
 
     def propose(self, study, trial, rng) -> dict:
-        done = completed(study)
-        seen = {cell_key(t.params) for t in study.get_trials(deepcopy=False) if t.number != trial.number}
-        dists = {}
-        for t in done:
-            dists.update(t.distributions)
+        done, seen, dists = history(study, trial)
         if not dists:
             return {}
         draw = lambda: {n: random_value(d, rng) for n, d in dists.items()}  # noqa: E731
