@@ -74,8 +74,24 @@ def parse_objectives(spec) -> list[tuple[str, str]]:
     return out
 
 
+GROUPS = ("dataset", "search_space", "strategy", "pruner", "hardware", "train", "finetune", "export")
+
+
+def _groups_chosen(cfg: dict) -> None:
+    """Every config group must have one option (`dataset=[]` or `dataset=null` chooses none)."""
+    for group in GROUPS:
+        if not isinstance(cfg.get(group), dict) or not cfg[group]:
+            from importlib import resources
+
+            folder = resources.files("nas_cli.configs") / group
+            names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")) if folder.is_dir() else []
+            raise ConfigError(f"{group}: no option chosen (got {cfg.get(group)!r}); choose one with "
+                              f"{group}=<name>, one of: {', '.join(names) or '(see configs/)'}")
+
+
 def validate(cfg: dict) -> list[tuple[str, str]]:
     """Raise ConfigError on the first bad value; return the parsed objectives."""
+    _groups_chosen(cfg)
     _int(cfg, "seed", 0, 2**32 - 1)
     _int(cfg, "study.n_trials", 1, 10_000_000)
     _number(cfg, "study.timeout", 0, None, allow_none=True)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 # Keys a user overrides; the runner's own placement keys (runs_dir, hydra.*, storage) are fixed below.
-KEYS = ["seed", "study.n_trials", "study.timeout", "study.max_failure_rate", "study.name", "train.epochs",
+KEYS = ["seed", "study.n_trials", "study.timeout", "study.max_failure_rate", "study.name", "study.enqueue", "train.epochs",
         "train.batch_size", "train.lr", "train.weight_decay", "train.max_batches", "train.trial_timeout",
         "train.optimizer", "train.momentum", "train.search.lr", "train.search.batch_size", "finetune.top_k",
         "finetune.epochs", "export.tolerance", "hardware.device", "hardware.precision", "hardware.threads",
@@ -128,6 +128,8 @@ def test_fuzzed_unknown_key_thoroughly(search_in_process, key, value):
     ("objectives=3.5", "objectives"),
     ("dataset=null", "Config group override"),  # Hydra itself printed a traceback for this one
     ("search_space=[1.5]", "search_space"),
+    ("dataset=[]", "dataset: no option chosen"),  # found by the fuzzer: an empty group was a KeyError (exit 1)
+    ("train=[]", "train: no option chosen"),
     ("search_space.max_layers=1e400", "search_space=cnn: bad option"),
     ("hardware.device=tpu", "hardware.device"),
     ("study.name=${nope}", "nope"),
