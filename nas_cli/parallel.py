@@ -125,8 +125,7 @@ class _Forked:
 
 def start_worker(run_dir: Path, index: int, share: int, log_path: Path, env: dict):
     """Fork on Linux (torch, the data and the caches `trial.warm_up` filled are already loaded: no
-    start-up cost),
-    otherwise a fresh `python -m nas_cli.parallel` process. The parent runs torch single-threaded
+    start-up cost), otherwise a fresh `python -m nas_cli.parallel` process. The parent runs torch single-threaded
     here (threads = cores / n_jobs), so no OpenMP pool exists to break in the child."""
     if sys.platform.startswith("linux") and os.environ.get("NAS_WORKER_START", "fork") == "fork":
         sys.stdout.flush()

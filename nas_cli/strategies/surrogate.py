@@ -39,15 +39,24 @@ def neighbours(params: dict, dists: dict, rng) -> list[dict]:
     return out
 
 
+def _cell_edges(names) -> tuple[dict, int, int] | None:
+    """({name: (from, to)} of the parameters named `edge_<to>_<from>`, input node, output node), or
+    None when there are none (not a cell space)."""
+    every = {name: (int(m.group(2)), int(m.group(1))) for name in names if (m := _EDGE.match(name))}
+    if not every:
+        return None
+    return every, min(min(e) for e in every.values()), max(max(e) for e in every.values())
+
+
 def _live_edges(params: dict) -> tuple[dict, set] | None:
     """For cell parameters named `edge_<to>_<from>` (an op `none` means no edge): {name: (from, to)}
     of every edge and the names of the live ones, those on a path from the input node (the smallest)
     to the output node (the largest). None when the parameters are not a cell."""
-    every = {name: (int(m.group(2)), int(m.group(1))) for name in params if (m := _EDGE.match(name))}
-    if not every:
+    cell = _cell_edges(params)
+    if cell is None:
         return None
+    every, src, dst = cell
     edges = {name: e for name, e in every.items() if params[name] != "none"}
-    src, dst = min(min(e) for e in every.values()), max(max(e) for e in every.values())
     fwd, bwd = {src}, {dst}
     for a, b in sorted(edges.values()):  # edges go from a lower to a higher node: one pass each way
         if a in fwd:
@@ -78,10 +87,10 @@ def cell_key(params: dict) -> tuple:
 def cell_paths(names) -> list[tuple[str, ...]]:
     """Every input-to-output path of a cell whose parameters are named `edge_<to>_<from>`, as the
     tuple of its edge names (nb201: 4 paths of 1 to 3 edges); [] for other spaces."""
-    every = {n: (int(m.group(2)), int(m.group(1))) for n in names if (m := _EDGE.match(n))}
-    if not every:
+    cell = _cell_edges(names)
+    if cell is None:
         return []
-    src, dst = min(min(e) for e in every.values()), max(max(e) for e in every.values())
+    every, src, dst = cell
     out_of: dict[int, list] = {}
     for name, (a, b) in sorted(every.items(), key=lambda kv: kv[1]):
         out_of.setdefault(a, []).append((b, name))
