@@ -35,4 +35,26 @@ def open_storage(spec: str):
     if path.is_dir():
         raise ConfigError(f"storage={spec!r} is a directory; give a journal file path or a database URL")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path)))
+    return JournalStorage(_signal_safe(JournalFileBackend)(str(path)))
+
+
+def _signal_safe(backend_cls):
+    """The journal backend with SIGINT/SIGTERM held back while it appends: Optuna takes a lock file,
+    writes and releases it in several steps, and a second Ctrl-C (KeyboardInterrupt at the next
+    bytecode) landing between them left the lock half released. Held back, the signal arrives right
+    after the append, outside the lock, and stops the run at once all the same."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        return backend_cls
+
+    class SignalSafeJournalFileBackend(backend_cls):
+        def append_logs(self, logs):
+            held = {signal.SIGINT, signal.SIGTERM}
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+            try:
+                super().append_logs(logs)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    return SignalSafeJournalFileBackend

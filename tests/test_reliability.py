@@ -399,3 +399,30 @@ def test_same_seed_same_results_across_processes(nas, tmp_path):
         assert proc.returncode == 0, proc.stderr
         records.append(_trial_record(load_trials(only_run_dir(cwd) / "study.journal")))
     assert records[0] == records[1]
+
+
+def test_a_signal_during_a_journal_append_waits_until_the_lock_is_released(tmp_path):
+    """A second Ctrl-C raises KeyboardInterrupt at the next bytecode; inside Optuna's multi-step lock
+    it used to leave the lock half released. Now it arrives after the append, with the lock gone."""
+    import optuna
+
+    from nas_cli.storage import open_storage
+
+    path = tmp_path / "study.journal"
+    storage = open_storage(str(path))
+    lock = storage._backend._lock
+    real_acquire, sent = lock.acquire, []
+
+    def acquire_then_signal():
+        got = real_acquire()
+        if not sent:  # the lock file exists now: a signal here used to interrupt the locked section
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+        return got
+
+    lock.acquire = acquire_then_signal
+    with pytest.raises(KeyboardInterrupt):
+        optuna.create_study(study_name="s", storage=storage)
+    assert sent and [p.name for p in tmp_path.iterdir()] == ["study.journal"]  # no lock or .rename left
+    journal_is_whole(path)
+    assert path.read_text(encoding="utf-8").count("\n") == 1  # the interrupted record was written whole
