@@ -142,10 +142,15 @@ def start_worker(run_dir: Path, index: int, share: int, log_path: Path, env: dic
                 code = worker_main(run_dir, index, share)
             except KeyboardInterrupt:
                 code = 130
-            except BaseException:
-                import traceback
+            except BaseException as exc:
+                from nas_cli.signals import caused_by_interrupt
 
-                traceback.print_exc()
+                if caused_by_interrupt(exc):  # raised while a Ctrl-C unwound: still a stop
+                    code = 130
+                else:
+                    import traceback
+
+                    traceback.print_exc()
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -234,8 +239,8 @@ def worker_main(run_dir: Path, index: int, n_trials: int) -> int:
         total = TrainedTrialsTarget(n_total)
     callbacks = [FailureBudget(float(settings["study"]["max_failure_rate"])), total, signals.stop_callback]
     with signals.graceful_stop():
-        study.optimize(lambda t: objective(t, ctx), n_trials=n_trials, timeout=settings["study"]["timeout"],
-                       catch=(TrialFailed,), callbacks=callbacks, gc_after_trial=False, show_progress_bar=False)
+        signals.optimize(study, lambda t: objective(t, ctx), n_trials=n_trials, timeout=settings["study"]["timeout"],
+                         catch=(TrialFailed,), callbacks=callbacks, gc_after_trial=False, show_progress_bar=False)
     return 130 if signals.stop_requested() else 0
 
 

@@ -3,9 +3,11 @@
 The first SIGINT (or a SIGTERM from a batch scheduler) only sets a flag: the running trial checks it
 after each epoch, records itself as FAIL with an "interrupted" reason (retried on resume), and the
 study stops. Nothing is cut mid-write, so the storage and every file stay whole. The handler then
-puts Python's default back, so a second Ctrl-C raises KeyboardInterrupt at once. Even then the
-journal stays whole: Optuna appends each record with one write() to a regular file under a lock
-released in a `finally`, and a Python signal handler runs between bytecodes, never inside a write.
+installs the second-signal handler: a second Ctrl-C raises KeyboardInterrupt at once inside a trial.
+Between trials (Optuna's ask, tell and callbacks, run by `optimize` below) it is held back: the study
+stops after that bookkeeping anyway, and a KeyboardInterrupt inside Optuna's `tell` would leave the
+trial RUNNING or turn into an unrelated error raised from Optuna's `finally`. The journal stays whole
+either way: `storage.open_storage` holds signals back during each append.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 
 INTERRUPTED_PREFIX = "interrupted"
 
-_state = {"signum": 0}
+_state = {"signum": 0, "bookkeeping": 0}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -44,10 +46,45 @@ def reset() -> None:
 
 def _first_signal(signum, frame) -> None:
     request_stop(signum)
-    # From now on Ctrl-C behaves as Python's default: KeyboardInterrupt at the next bytecode.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _second_signal)
     print(f"\n{signal.Signals(signum).name}: stopping after the current epoch and saving everything; "
           "press Ctrl-C again to stop at once", file=sys.stderr, flush=True)
+
+
+def _second_signal(signum, frame) -> None:
+    """Stop at once: KeyboardInterrupt at the next bytecode, except during Optuna's bookkeeping between
+    trials, which ends in a few milliseconds and then stops the study (the first signal asked for it)."""
+    if _state["bookkeeping"]:
+        return
+    raise KeyboardInterrupt
+
+
+def optimize(study, objective, **kwargs) -> None:
+    """`study.optimize`, with a second Ctrl-C held back while Optuna records a trial or asks for the next."""
+
+    def run_trial(trial):
+        _state["bookkeeping"] -= 1
+        try:
+            return objective(trial)
+        finally:
+            _state["bookkeeping"] += 1
+
+    _state["bookkeeping"] += 1
+    try:
+        study.optimize(run_trial, **kwargs)
+    finally:
+        _state["bookkeeping"] -= 1
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """True when `exc` was raised while a KeyboardInterrupt unwound (e.g. from a library's `finally`)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 @contextmanager

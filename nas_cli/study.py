@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from nas_cli import signals
 from nas_cli.errors import ConfigError, GateFailed, NasError, TrialFailed
 from nas_cli.rundir import SUMMARY_SCHEMA_VERSION, atomic_write_json, atomic_write_text
 
@@ -50,15 +51,19 @@ def run_study(cfg, run_dir: Path) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C (first: after the current epoch; second: at once) or SIGTERM
         summary["status"] = "interrupted"
         code = getattr(exc, "exit_code", 130)
-    except NasError as exc:
-        summary["status"] = "config_error" if isinstance(exc, ConfigError) else "failed"
-        summary["error"] = str(exc)
-        code = exc.exit_code
-    except Exception as exc:  # a bug or an environment failure: keep the run, log the traceback
-        summary["status"] = "failed"
-        summary["error"] = f"{type(exc).__name__}: {exc}"
-        log.error("unexpected failure\n%s", traceback.format_exc())
-        code = 1
+    except Exception as exc:
+        if not isinstance(exc, NasError) and signals.caused_by_interrupt(exc):  # raised while Ctrl-C unwound
+            summary["status"] = "interrupted"
+            code = 130
+        elif isinstance(exc, NasError):
+            summary["status"] = "config_error" if isinstance(exc, ConfigError) else "failed"
+            summary["error"] = str(exc)
+            code = exc.exit_code
+        else:  # a bug or an environment failure: keep the run, log the traceback
+            summary["status"] = "failed"
+            summary["error"] = f"{type(exc).__name__}: {exc}"
+            log.error("unexpected failure\n%s", traceback.format_exc())
+            code = 1
     finally:
         if reporter is not None:
             reporter.stop()
@@ -214,7 +219,6 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
     ctx, study = prepare(settings, objectives, run_dir, summary, reporter)
     summary["timings"]["setup_seconds"] = time.perf_counter() - t0
     n_total = int(settings["study"]["n_trials"])
-    from nas_cli import signals
     from nas_cli.resume import StudyTotal, counted_trials, recover_trials
 
     summary["recovered"] = recover_trials(study, summary["storage"], run_dir)  # dead workers' trials: FAIL + retry
@@ -248,10 +252,10 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
                             int(summary["hardware"]["threads"]), reporter, budget)
         elif remaining:
             with signals.graceful_stop():
-                study.optimize(lambda t: objective(t, ctx), n_trials=n_run, timeout=settings["study"]["timeout"],
-                               catch=(TrialFailed,),
-                               callbacks=[reporter.trial_done, budget, total_cb, signals.stop_callback],
-                               gc_after_trial=False, show_progress_bar=False)
+                signals.optimize(study, lambda t: objective(t, ctx), n_trials=n_run,
+                                 timeout=settings["study"]["timeout"], catch=(TrialFailed,),
+                                 callbacks=[reporter.trial_done, budget, total_cb, signals.stop_callback],
+                                 gc_after_trial=False, show_progress_bar=False)
     finally:
         reporter.stop()
         summary["timings"]["search_seconds"] = time.perf_counter() - t1

@@ -426,3 +426,65 @@ def test_a_signal_during_a_journal_append_waits_until_the_lock_is_released(tmp_p
     assert sent and [p.name for p in tmp_path.iterdir()] == ["study.journal"]  # no lock or .rename left
     journal_is_whole(path)
     assert path.read_text(encoding="utf-8").count("\n") == 1  # the interrupted record was written whole
+
+
+def _first_ctrl_c_then_second_in(where: str, tmp_path):
+    """A study whose first trial sends Ctrl-C; the second Ctrl-C comes inside the trial or inside Optuna's
+    `tell` (what CI caught: Optuna's `finally` then raised UnboundLocalError and the trial stayed RUNNING)."""
+    import optuna
+
+    from nas_cli import signals
+    from nas_cli.storage import open_storage
+
+    study = optuna.create_study(study_name="s", storage=open_storage(str(tmp_path / "study.journal")))
+    storage = study._storage
+    real_set_state = storage.set_trial_state_values
+
+    def set_state_after_a_second_ctrl_c(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_set_state(*args, **kwargs)
+
+    def objective(trial):
+        os.kill(os.getpid(), signal.SIGINT)  # the first: stop after this trial
+        if where == "trial":
+            os.kill(os.getpid(), signal.SIGINT)  # the second: at once
+            time.sleep(5)
+        storage.set_trial_state_values = set_state_after_a_second_ctrl_c
+        return 1.0
+
+    outcome = "returned"
+    with signals.graceful_stop():
+        try:
+            signals.optimize(study, objective, n_trials=3, callbacks=[signals.stop_callback])
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+    assert signals.stop_requested()
+    return outcome, [t.state.name for t in study.get_trials(deepcopy=False)]
+
+
+def test_a_second_ctrl_c_inside_a_trial_stops_at_once_and_records_the_trial(tmp_path):
+    started = time.monotonic()
+    outcome, states = _first_ctrl_c_then_second_in("trial", tmp_path)
+    assert outcome == "interrupted" and time.monotonic() - started < 4  # did not sleep the 5 s out
+    assert states == ["FAIL"]
+
+
+def test_a_second_ctrl_c_inside_optunas_tell_waits_until_the_trial_is_recorded(tmp_path):
+    outcome, states = _first_ctrl_c_then_second_in("tell", tmp_path)
+    assert outcome == "returned"  # the study stops after this trial, as the first Ctrl-C asked
+    assert states == ["COMPLETE"]  # not left RUNNING
+
+
+def test_an_error_raised_while_ctrl_c_unwinds_is_an_interruption(compose_cfg, tmp_path, monkeypatch):
+    """Library code can replace a KeyboardInterrupt with its own error from a `finally`: exit 130, not 1."""
+    import nas_cli.study as study_mod
+
+    def search_then_library_cleanup_fails(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise UnboundLocalError("cannot access local variable 'updated_state'")
+
+    monkeypatch.setattr(study_mod, "run_search_job", search_then_library_cleanup_fails)
+    code, summary = run_in_process(compose_cfg, tmp_path / "run")
+    assert code == 130 and summary["status"] == "interrupted" and "error" not in summary
