@@ -1,9 +1,11 @@
 """`hardware.n_jobs > 1`: trials in separate worker processes that share the study storage.
 
-On Linux a worker is forked from the parent (torch already imported and warm: no start-up cost);
-elsewhere, or with NAS_WORKER_START=spawn, it is `python -m nas_cli.parallel RUN_DIR INDEX N_TRIALS`.
-Either way it reloads the run's resolved config, loads the data itself and runs its share of the
-trials with cores / n_jobs threads (two single-threaded workers beat one two-threaded on 2 cores:
+On Linux a CPU worker is forked from the parent: torch already imported and warm, and the data
+the parent loaded shared copy-on-write (one copy in memory, not one per worker), no start-up
+cost. Elsewhere, after CUDA was initialised (a forked child cannot use it), or with
+NAS_WORKER_START=spawn, it is `python -m nas_cli.parallel RUN_DIR INDEX N_TRIALS`, which loads
+the data itself. Either way it opens the study with its own sampler seed and runs trials with
+cores / n_jobs threads (two single-threaded workers beat one two-threaded on 2 cores:
 FACTS.md). The parent only watches the
 storage, reports each finished trial, then fine-tunes and exports. Ctrl-C reaches the workers,
 whose running trials are recorded as FAIL; a trial left RUNNING by a worker that died is marked
@@ -31,8 +33,10 @@ def worker_caps(n: int, n_jobs: int) -> list[int]:
     return [n] * max(0, min(n_jobs, n))
 
 
-def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, reporter, budget=None) -> None:
-    """Start `n_jobs` workers over `n_run` trials, report progress from the storage, wait for all."""
+def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, reporter, budget=None,
+                ctx=None) -> None:
+    """Start `n_jobs` workers over `n_run` trials, report progress from the storage, wait for all.
+    `ctx` (the parent's prepared trial context) is handed to forked workers instead of preparing again."""
     from optuna.trial import TrialState
 
     from nas_cli import signals
@@ -47,7 +51,7 @@ def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, rep
         for i, share in enumerate(shares):
             log_path = run_dir / f"worker_{i}.log"
             logs.append(log_path)
-            procs.append(start_worker(run_dir, i, share, log_path, env))
+            procs.append(start_worker(run_dir, i, share, log_path, env, ctx))
         reporter.info(f"parallel: {len(procs)} worker process(es) x {threads} thread(s) sharing {n_run} trial(s)")
         forwarded = False
         while True:
@@ -123,11 +127,19 @@ class _Forked:
         self.send_signal(signal.SIGKILL)
 
 
-def start_worker(run_dir: Path, index: int, share: int, log_path: Path, env: dict):
-    """Fork on Linux (torch, the data and the caches `trial.warm_up` filled are already loaded: no
-    start-up cost), otherwise a fresh `python -m nas_cli.parallel` process. The parent runs torch single-threaded
-    here (threads = cores / n_jobs), so no OpenMP pool exists to break in the child."""
-    if sys.platform.startswith("linux") and os.environ.get("NAS_WORKER_START", "fork") == "fork":
+def can_fork() -> bool:
+    """Fork on Linux unless told otherwise or CUDA is initialised here (a forked child cannot use it)."""
+    if not sys.platform.startswith("linux") or os.environ.get("NAS_WORKER_START", "fork") != "fork":
+        return False
+    torch = sys.modules.get("torch")
+    return torch is None or not torch.cuda.is_initialized()
+
+
+def start_worker(run_dir: Path, index: int, share: int, log_path: Path, env: dict, ctx=None):
+    """Fork where `can_fork()` (torch, the data in `ctx` and the caches `trial.warm_up` filled are already
+    loaded: no start-up cost), otherwise a fresh `python -m nas_cli.parallel` process. The parent runs torch
+    single-threaded here (threads = cores / n_jobs), so no OpenMP pool exists to break in the child."""
+    if can_fork():
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -139,7 +151,7 @@ def start_worker(run_dir: Path, index: int, share: int, log_path: Path, env: dic
                 os.dup2(fd, 2)
                 os.environ.update(env)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
-                code = worker_main(run_dir, index, share)
+                code = worker_main(run_dir, index, share, prepared=ctx)
             except KeyboardInterrupt:
                 code = 130
             except BaseException as exc:
@@ -209,13 +221,16 @@ def _tail(path: Path, n: int = 400) -> str:
         return "(no log)"
 
 
-def worker_main(run_dir: Path, index: int, n_trials: int) -> int:
-    """One worker: the run's resolved config, its own data and sampler seed, `n_trials` trials."""
+def worker_main(run_dir: Path, index: int, n_trials: int, prepared=None) -> int:
+    """One worker: the run's resolved config, its own sampler seed, `n_trials` trials. `prepared` is the
+    parent's trial context in a forked worker (data, space, cost options); otherwise it prepares its own."""
+    import dataclasses
+
     import yaml
 
     from nas_cli.errors import TrialFailed
     from nas_cli.progress import Reporter
-    from nas_cli.study import FailureBudget, prepare
+    from nas_cli.study import FailureBudget, open_study, prepare
     from nas_cli.trial import objective
     from nas_cli.validate import validate
 
@@ -227,7 +242,11 @@ def worker_main(run_dir: Path, index: int, n_trials: int) -> int:
     objectives = validate(settings)
     summary: dict = {"timings": {}}
     reporter = Reporter(n_trials, verbosity=-1, live=False)
-    ctx, study = prepare(settings, objectives, run_dir, summary, reporter)
+    if prepared is None:
+        ctx, study = prepare(settings, objectives, run_dir, summary, reporter)
+    else:
+        ctx = dataclasses.replace(prepared, on_epoch=reporter.epoch, extra=dict(prepared.extra))
+        study = open_study(settings, objectives, run_dir, summary)
     from nas_cli import signals
     from nas_cli.resume import StudyTotal
 

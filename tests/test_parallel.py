@@ -46,6 +46,48 @@ def test_two_workers_run_every_trial_once(compose_cfg, tmp_path, monkeypatch, st
         assert (tmp_path / "run" / "trials" / str(t.number) / "result.json").is_file()
 
 
+def test_forked_workers_use_the_data_the_parent_loaded(compose_cfg, tmp_path, monkeypatch):
+    """One copy of the dataset, shared copy-on-write: a forked worker neither loads it nor prepares again."""
+    import os
+
+    import nas_cli.data
+    import nas_cli.study as study_mod
+    from nas_cli.study import run_study
+
+    monkeypatch.setenv("NAS_WORKER_START", "fork")
+    calls = tmp_path / "calls.txt"
+
+    def recorded(name, real):
+        def wrapper(*args, **kwargs):
+            with open(calls, "a") as f:
+                f.write(f"{name} {os.getpid()}\n")
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(study_mod, "prepare", recorded("prepare", study_mod.prepare))
+    monkeypatch.setattr(nas_cli.data, "load_dataset", recorded("load", nas_cli.data.load_dataset))
+    cfg = compose_cfg([*TINY, "study.n_trials=4", "hardware.n_jobs=2", "finetune.enabled=false"])
+    assert run_study(cfg, tmp_path / "run") == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["trials"]["complete"] >= 4
+    assert calls.read_text().split() == ["prepare", str(os.getpid()), "load", str(os.getpid())]  # the parent's only
+
+
+def test_workers_are_not_forked_once_cuda_is_initialised(monkeypatch):
+    import torch
+
+    from nas_cli.parallel import can_fork
+
+    monkeypatch.setenv("NAS_WORKER_START", "fork")
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    assert can_fork()
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)  # a forked child could not use CUDA
+    assert not can_fork()
+    monkeypatch.setenv("NAS_WORKER_START", "spawn")
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    assert not can_fork()
+
+
 def test_a_trial_left_running_by_a_dead_worker_is_closed_as_failed(tmp_path):
     import optuna
 
