@@ -88,6 +88,20 @@ def caused_by_interrupt(exc: BaseException) -> bool:
 
 
 @contextmanager
+def held():
+    """Hold SIGINT/SIGTERM back for a short critical section (a journal append, the last summary write):
+    a signal sent meanwhile is delivered right after it. No-op where signal masks do not exist (Windows)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
 def graceful_stop():
     """Install the two-step Ctrl-C handling (main thread only) for the duration of the block."""
     reset()

@@ -43,18 +43,11 @@ def _signal_safe(backend_cls):
     writes and releases it in several steps, and a second Ctrl-C (KeyboardInterrupt at the next
     bytecode) landing between them left the lock half released. Held back, the signal arrives right
     after the append, outside the lock, and stops the run at once all the same."""
-    import signal
-
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
-        return backend_cls
+    from nas_cli.signals import held
 
     class SignalSafeJournalFileBackend(backend_cls):
         def append_logs(self, logs):
-            held = {signal.SIGINT, signal.SIGTERM}
-            previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-            try:
+            with held():
                 super().append_logs(logs)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     return SignalSafeJournalFileBackend

@@ -69,7 +69,8 @@ def run_study(cfg, run_dir: Path) -> int:
             reporter.stop()
         summary["timings"]["total_seconds"] = time.time() - started
         summary["finished_at"] = time.time()
-        atomic_write_json(run_dir / "summary.json", summary)
+        with signals.held():  # a Ctrl-C now must not leave the summary of a finished run unwritten
+            atomic_write_json(run_dir / "summary.json", summary)
     if code == 0 and settings.get("gate"):  # after everything is saved, so CI keeps the artifacts
         from nas_cli.gate import enforce_gate
 

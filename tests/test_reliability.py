@@ -488,3 +488,21 @@ def test_an_error_raised_while_ctrl_c_unwinds_is_an_interruption(compose_cfg, tm
     monkeypatch.setattr(study_mod, "run_search_job", search_then_library_cleanup_fails)
     code, summary = run_in_process(compose_cfg, tmp_path / "run")
     assert code == 130 and summary["status"] == "interrupted" and "error" not in summary
+
+
+def test_a_ctrl_c_during_the_last_summary_write_waits_until_it_is_written(compose_cfg, tmp_path, monkeypatch):
+    import nas_cli.study as study_mod
+
+    real_write = study_mod.atomic_write_json
+
+    def write_after_a_ctrl_c(path, obj):
+        if Path(path).name == "summary.json" and obj.get("status") != "running":
+            os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the write
+        return real_write(path, obj)
+
+    monkeypatch.setattr(study_mod, "atomic_write_json", write_after_a_ctrl_c)
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):  # delivered right after the write (the CLI exits 130)
+        run_in_process(compose_cfg, run, ["study.n_trials=1"], ["ok"])
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
+    assert not list(run.glob(".summary.json.*"))
