@@ -134,16 +134,20 @@ def run_tabular_job(settings: dict, run_dir: Path, summary: dict, reporter) -> N
                   f"{summary['strategy']}, {remaining} trial(s) to run ({done} already in the study)")
     t1 = time.perf_counter()
     reporter.start(done)
+    from nas_cli import signals
+
     try:
-        if remaining:
-            study.optimize(lambda t: tabular_objective(t, space, table, tuple(n for n, _ in objectives)),
-                           n_trials=remaining,
-                           timeout=settings["study"]["timeout"], callbacks=[reporter.trial_done],
-                           gc_after_trial=False, show_progress_bar=False)
+        if remaining:  # Ctrl-C: the look-up in progress is recorded, no new one starts (microseconds)
+            with signals.graceful_stop():
+                signals.optimize(study, lambda t: tabular_objective(t, space, table, tuple(n for n, _ in objectives)),
+                                 n_trials=remaining, timeout=settings["study"]["timeout"],
+                                 callbacks=[reporter.trial_done, signals.stop_callback],
+                                 gc_after_trial=False, show_progress_bar=False)
     finally:
         reporter.stop()
         summary["timings"]["search_seconds"] = time.perf_counter() - t1
         summary["trials"] = count_trials(study)
+    signals.raise_if_stopped()
     if len(objectives) > 1:
         from nas_cli.selection import report_pareto
 

@@ -120,3 +120,40 @@ def test_table_latency_column_as_a_second_objective(nas, tmp_path):
     assert all(p["test_acc"] == rows[p["arch"]]["test_acc"] for p in summary["tabular"]["pareto"])
     bad = nas([*BASE, f"benchmark.table={tmp_path / 'lat.csv'}", "benchmark.objectives=[valid_acc:up]"], cwd=tmp_path)
     assert bad.returncode == 2 and "benchmark.objectives" in bad.stderr
+
+
+def test_ctrl_c_in_tabular_mode_records_every_trial_and_resume_finishes(nas, tmp_path, monkeypatch):
+    """Look-ups take microseconds, so Optuna's bookkeeping is most of the time: a Ctrl-C must not leave a
+    trial RUNNING. The look-up in progress is recorded, the run exits 130, and `nas resume` completes it."""
+    import os
+    import signal
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    import nas_cli.tabular as tabular_mod
+    from nas_cli.search import search_command
+
+    write_table(tmp_path / "table.csv")
+    real, calls = tabular_mod.tabular_objective, []
+
+    def lookup_then_ctrl_c(*args):
+        calls.append(1)
+        if len(calls) == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)
+
+    monkeypatch.setattr(tabular_mod, "tabular_objective", lookup_then_ctrl_c)
+    GlobalHydra.instance().clear()
+    code = search_command([*BASE[1:], f"benchmark.table={tmp_path / 'table.csv'}", "study.n_trials=20",
+                           f"runs_dir={tmp_path / 'runs'}"])
+    assert code == 130
+    run = only_run_dir(tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["trials"]["total"] == summary["trials"]["complete"] == 5  # none left RUNNING, none started after
+
+    monkeypatch.setattr(tabular_mod, "tabular_objective", real)
+    res = nas(["resume", str(run)], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["trials"]["complete"] == 20
