@@ -24,6 +24,10 @@ from pathlib import Path
 from nas_cli.errors import NasError
 
 POLL_SECONDS = 0.5
+# Samplers that walk one seeded sequence whose position Optuna keeps in the study (grid ids, QMC sample
+# ids): every worker needs the same seed, or trial numbers would index different shuffles/sequences.
+ONE_SEQUENCE = ("nas_cli.strategies.grid.make_grid_sampler", "nas_cli.strategies.qmc.DistinctQMCSampler",
+                "optuna.samplers.GridSampler", "optuna.samplers.QMCSampler")
 
 
 def worker_caps(n: int, n_jobs: int) -> list[int]:
@@ -221,6 +225,13 @@ def _tail(path: Path, n: int = 400) -> str:
         return "(no log)"
 
 
+def worker_seed(sampler: dict, index: int) -> None:
+    """Give worker `index` its own sampler seed (the same seed everywhere would repeat the same trials),
+    except for samplers that walk one sequence kept in the study (`ONE_SEQUENCE`)."""
+    if isinstance(sampler.get("seed"), int) and sampler.get("_target_") not in ONE_SEQUENCE:
+        sampler["seed"] = sampler["seed"] + 7919 * index
+
+
 def worker_main(run_dir: Path, index: int, n_trials: int, prepared=None) -> int:
     """One worker: the run's resolved config, its own sampler seed, `n_trials` trials. `prepared` is the
     parent's trial context in a forked worker (data, space, cost options); otherwise it prepares its own."""
@@ -235,9 +246,7 @@ def worker_main(run_dir: Path, index: int, n_trials: int, prepared=None) -> int:
     from nas_cli.validate import validate
 
     settings = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    sampler = settings["strategy"].get("sampler") or {}
-    if isinstance(sampler.get("seed"), int):  # same seed in every worker would sample the same trials
-        sampler["seed"] = sampler["seed"] + 7919 * index
+    worker_seed(settings["strategy"].get("sampler") or {}, index)
     settings["hardware"]["threads"] = int(os.environ.get("NAS_WORKER_THREADS", "1"))
     objectives = validate(settings)
     summary: dict = {"timings": {}}

@@ -70,7 +70,7 @@ def make_sampler(compose_cfg, name: str, seed: int):
     from nas_cli.study import make_sampler_and_pruner
 
     cfg = compose_cfg([f"strategy={name}", f"seed={seed}", "search_space=nb201",
-                       "pruner=none"]) if name == "grid" else compose_cfg([f"strategy={name}", f"seed={seed}"])
+                       "pruner=none"]) if name in ("grid", "qmc") else compose_cfg([f"strategy={name}", f"seed={seed}"])
     return make_sampler_and_pruner(OmegaConf.to_container(cfg, resolve=True))[0]
 
 
@@ -101,9 +101,39 @@ def test_every_strategy_yaml_runs_and_is_deterministic_under_seed(compose_cfg, n
     assert [t.params for t in other.trials] != [t.params for t in first.trials]
 
 
-def test_grid_visits_distinct_cells(compose_cfg):
-    study = run_synthetic(make_sampler(compose_cfg, "grid", 0), 40, grid_objective)
-    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 40
+def test_grid_visits_distinct_architectures(compose_cfg):
+    from nas_cli.strategies.surrogate import cell_key
+
+    sampler = make_sampler(compose_cfg, "grid", 0)
+    assert len(sampler._all_grids) == 9445  # of 5**6 = 15,625 points: one per distinct nb201 cell
+    study = run_synthetic(sampler, 200, grid_objective)
+    assert len({cell_key(t.params) for t in study.trials}) == 200
+
+
+def test_qmc_skips_points_whose_architecture_was_evaluated(compose_cfg):
+    """Plain QMCSampler repeats an equivalent nb201 cell in 7 or 8 of the first 100 trials (seeds 0-3)."""
+    from nas_cli.strategies.qmc import DistinctQMCSampler
+    from nas_cli.strategies.surrogate import cell_key
+
+    for seed in range(2):
+        sampler = make_sampler(compose_cfg, "qmc", seed)
+        assert isinstance(sampler, DistinctQMCSampler)
+        study = run_synthetic(sampler, 100, grid_objective)
+        assert len({cell_key(t.params) for t in study.trials}) == 100
+
+
+def test_parallel_workers_share_the_seed_of_one_sequence_samplers():
+    from nas_cli.parallel import worker_seed
+
+    for target, seeds in [("nas_cli.strategies.grid.make_grid_sampler", [5, 5]),
+                          ("nas_cli.strategies.qmc.DistinctQMCSampler", [5, 5]),
+                          ("optuna.samplers.TPESampler", [5, 5 + 7919])]:
+        got = []
+        for index in (0, 1):
+            cfg = {"_target_": target, "seed": 5}
+            worker_seed(cfg, index)
+            got.append(cfg["seed"])
+        assert got == seeds, target
 
 
 @pytest.mark.parametrize("name", ["evolution", "rl", "local", "thompson", "tpe"])
