@@ -7,7 +7,7 @@ best-by-validation trial among the first `budget` trials.
 
   python benchmarks/strategies.py --table ../shared/benchmarks/nb201/nb201_cifar10.csv \
       --strategies all --seeds 50 --seeds-for gp=5 --budgets 25,50,100,300 --json benchmarks/results/strategies.json
-  python benchmarks/strategies.py --merge a.json b.json --json benchmarks/results/strategies.json
+  python benchmarks/strategies.py --merge a.json b.json:tpe,gp --json benchmarks/results/strategies.json
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def main() -> None:
     ap.add_argument("--seeds-for", default="", help="fewer seeds for slow strategies, e.g. gp=5,cmaes=20")
     ap.add_argument("--budgets", default="25,50,100,300")
     ap.add_argument("--json", default=str(REPO / "benchmarks/results/strategies.json"))
-    ap.add_argument("--merge", nargs="*", help="combine the raw runs of earlier JSON files instead of running")
+    ap.add_argument("--merge", nargs="*", help="combine the raw runs of earlier JSON files instead of running "
+                    "(FILE:a,b takes only strategies a and b from FILE)")
     args = ap.parse_args()
     import warnings
 
@@ -147,9 +148,11 @@ def main() -> None:
     optimum = max(r[table.report_metric] for r in table.rows.values())
     raw: dict = {}
     if args.merge:
-        for f in args.merge:
+        for item in args.merge:  # FILE, or FILE:a,b to take only those strategies from it
+            f, _, only = item.partition(":")
             for name, runs in json.loads(Path(f).read_text())["raw"].items():
-                raw.setdefault(name, []).extend(runs)  # the same strategy from several files: more seeds
+                if not only or name in only.split(","):
+                    raw.setdefault(name, []).extend(runs)  # the same strategy from several files: more seeds
         write_outputs(raw, budgets, Path(args.json), optimum)
         return
     names = ALL if args.strategies == "all" else args.strategies.split(",")

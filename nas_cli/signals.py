@@ -90,15 +90,24 @@ def caused_by_interrupt(exc: BaseException) -> bool:
 @contextmanager
 def held():
     """Hold SIGINT/SIGTERM back for a short critical section (a journal append, the last summary write):
-    a signal sent meanwhile is delivered right after it. No-op where signal masks do not exist (Windows)."""
-    if not hasattr(signal, "pthread_sigmask"):
+    a signal that arrives meanwhile is recorded and re-sent right after it, to the handler that was in
+    place. Python runs signal handlers in the main thread only, so this swaps the Python-level handler
+    there; a signal mask would not do: torch's worker threads would still receive the signal. In
+    other threads nothing can interrupt the section, and this is a no-op."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    pending: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, lambda signum, frame: pending.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)
 
 
 @contextmanager

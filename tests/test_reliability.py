@@ -401,7 +401,21 @@ def test_same_seed_same_results_across_processes(nas, tmp_path):
     assert records[0] == records[1]
 
 
-def test_a_signal_during_a_journal_append_waits_until_the_lock_is_released(tmp_path):
+@pytest.fixture
+def another_thread():
+    """A second thread, as a real run has (torch's pool, the progress display): a process-directed
+    signal may be received by it, which is why holding signals back cannot rely on a signal mask."""
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    yield thread
+    stop.set()
+    thread.join()
+
+
+def test_a_signal_during_a_journal_append_waits_until_the_lock_is_released(tmp_path, another_thread):
     """A second Ctrl-C raises KeyboardInterrupt at the next bytecode; inside Optuna's multi-step lock
     it used to leave the lock half released. Now it arrives after the append, with the lock gone."""
     import optuna
@@ -462,14 +476,14 @@ def _first_ctrl_c_then_second_in(where: str, tmp_path):
     return outcome, [t.state.name for t in study.get_trials(deepcopy=False)]
 
 
-def test_a_second_ctrl_c_inside_a_trial_stops_at_once_and_records_the_trial(tmp_path):
+def test_a_second_ctrl_c_inside_a_trial_stops_at_once_and_records_the_trial(tmp_path, another_thread):
     started = time.monotonic()
     outcome, states = _first_ctrl_c_then_second_in("trial", tmp_path)
     assert outcome == "interrupted" and time.monotonic() - started < 4  # did not sleep the 5 s out
     assert states == ["FAIL"]
 
 
-def test_a_second_ctrl_c_inside_optunas_tell_waits_until_the_trial_is_recorded(tmp_path):
+def test_a_second_ctrl_c_inside_optunas_tell_waits_until_the_trial_is_recorded(tmp_path, another_thread):
     outcome, states = _first_ctrl_c_then_second_in("tell", tmp_path)
     assert outcome == "returned"  # the study stops after this trial, as the first Ctrl-C asked
     assert states == ["COMPLETE"]  # not left RUNNING
@@ -490,7 +504,8 @@ def test_an_error_raised_while_ctrl_c_unwinds_is_an_interruption(compose_cfg, tm
     assert code == 130 and summary["status"] == "interrupted" and "error" not in summary
 
 
-def test_a_ctrl_c_during_the_last_summary_write_waits_until_it_is_written(compose_cfg, tmp_path, monkeypatch):
+def test_a_ctrl_c_during_the_last_summary_write_waits_until_it_is_written(compose_cfg, tmp_path, monkeypatch,
+                                                                         another_thread):
     import nas_cli.study as study_mod
 
     real_write = study_mod.atomic_write_json
