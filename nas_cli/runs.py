@@ -88,8 +88,8 @@ def describe_run(run_dir: Path, root: Path | None = None) -> dict:
                                             if (run_dir / "config.yaml").exists() else run_dir.stat().st_mtime)
     counts = summary.get("trials") or {}
     done = sum(int(counts.get(k, 0)) for k in ("complete", "pruned", "failed"))
-    # Architectures rejected by `constraints.*` before training are pruned trials that n_trials does not count.
-    done -= int((summary.get("constraints") or {}).get("rejected", 0))
+    if "rejected" not in counts:  # older summaries counted architectures rejected by `constraints.*` as pruned
+        done -= int((summary.get("constraints") or {}).get("rejected", 0))
     n_dirs, finished, scanned_best = _scan_trials(run_dir, metric, direction)
     if status not in ("completed", "failed", "config_error") or not counts:
         # The summary may predate the last trials: count what trials/ holds. A pruned trial has no

@@ -332,10 +332,16 @@ class FailureBudget:
 
 
 def count_trials(study) -> dict:
-    counts = {"total": 0, "complete": 0, "pruned": 0, "failed": 0, "running": 0}
+    """Trial counts by state. An architecture `constraints.*` rejected before training ends PRUNED in
+    Optuna but is counted as `rejected` here, so `pruned` means stopped early by the pruner only."""
+    from nas_cli.constraints import is_infeasible
+
+    counts = {"total": 0, "complete": 0, "pruned": 0, "rejected": 0, "failed": 0, "running": 0}
     for t in study.get_trials(deepcopy=False):
         counts["total"] += 1
         key = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running"}.get(t.state.name)
+        if key == "pruned" and is_infeasible(t):
+            key = "rejected"
         if key:
             counts[key] += 1
     return counts

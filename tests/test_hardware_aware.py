@@ -45,6 +45,7 @@ def test_infeasible_architectures_are_rejected_before_training(compose_cfg, tmp_
     assert summary["status"] == "failed"
     assert "no feasible architecture" in summary["error"] and "constraints.max_params=10" in summary["error"]
     assert summary["constraints"]["rejected"] == 2 + 4  # n_trials (2) + max_rejected (4), none trained
+    assert summary["trials"]["rejected"] == 6 and summary["trials"]["pruned"] == 0  # not early-stopped ones
     import optuna
 
     from nas_cli.storage import open_storage
@@ -67,6 +68,7 @@ def test_feasible_trials_are_trained_and_rejected_ones_do_not_use_up_n_trials(co
     trained = summary["trials"]["complete"] + summary["trials"]["failed"]
     assert trained == 2
     assert summary["trials"]["total"] == 2 + summary["constraints"]["rejected"]
+    assert summary["trials"]["rejected"] == summary["constraints"]["rejected"]
     for row in summary["best_trials"]:
         assert row["metrics"]["params"] <= 60000
         assert {"latency_ms", "latency_p90_ms_b1", "memory_mb", "latency_runtime"} <= set(row["metrics"])

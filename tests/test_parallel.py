@@ -34,7 +34,7 @@ def test_two_workers_run_every_trial_once(compose_cfg, tmp_path, monkeypatch, st
     counts = summary["trials"]
     # workers pull from one pool: the total may pass n_trials by at most workers - 1 (README)
     assert 4 <= counts["total"] <= 5 and counts["running"] == 0
-    assert counts["complete"] + counts["pruned"] + counts["failed"] == counts["total"]
+    assert counts["complete"] + counts["pruned"] + counts["rejected"] + counts["failed"] == counts["total"]
     assert summary["hardware"]["n_jobs"] == 2 and summary["hardware"]["threads"] >= 1
     study = optuna.load_study(study_name="nas", storage=open_storage(summary["storage"]))
     workers = {t.user_attrs.get("worker") for t in study.trials}

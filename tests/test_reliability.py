@@ -65,7 +65,7 @@ def journal_is_whole(path: Path) -> None:
 def test_a_failing_trial_is_recorded_and_the_study_goes_on(compose_cfg, tmp_path, behaviour, needle):
     code, summary = run_in_process(compose_cfg, tmp_path / "run", ["study.n_trials=2"], [behaviour, "ok"])
     assert code == 0, summary.get("error")
-    assert summary["trials"] == {"total": 2, "complete": 1, "pruned": 0, "failed": 1, "running": 0}
+    assert summary["trials"] == {"total": 2, "complete": 1, "pruned": 0, "rejected": 0, "failed": 1, "running": 0}
     result = json.loads((tmp_path / "run" / "trials" / "0" / "result.json").read_text())
     assert result["state"] == "FAIL" and needle in result["reason"], result
     error = (tmp_path / "run" / "trials" / "0" / "error.txt").read_text()
