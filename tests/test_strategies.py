@@ -45,6 +45,15 @@ class TestLocalSearchContract(BasicSamplerTestCase, SingleOnlySamplerTestCase):
         return _small(LocalSearchSampler)
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+class TestDistinctQMCContract(BasicSamplerTestCase):  # qmc: Optuna's QMCSampler, skipping equivalent cells
+    @pytest.fixture
+    def sampler(self):
+        from nas_cli.strategies.qmc import DistinctQMCSampler
+
+        return lambda: DistinctQMCSampler(scramble=True, seed=0)
+
+
 class TestThompsonContract(BasicSamplerTestCase, SingleOnlySamplerTestCase):
     @pytest.fixture
     def sampler(self):
