@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 INTERRUPTED_PREFIX = "interrupted"
 
-_state = {"signum": 0, "bookkeeping": 0}
+_state = {"signum": 0, "bookkeeping": 0, "trial_stopping": False}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -42,6 +42,14 @@ def request_stop(signum: int = signal.SIGINT) -> None:
 
 def reset() -> None:
     _state["signum"] = 0
+    _state["trial_stopping"] = False
+
+
+def trial_stopping() -> None:
+    """The running trial ends now because of the first signal: until it is back in Optuna, a second
+    Ctrl-C is held back too, so it cannot cut the recording of why the trial failed (milliseconds; the
+    study stops right after). Called just before the trial raises; `optimize` clears it."""
+    _state["trial_stopping"] = True
 
 
 def _first_signal(signum, frame) -> None:
@@ -53,8 +61,9 @@ def _first_signal(signum, frame) -> None:
 
 def _second_signal(signum, frame) -> None:
     """Stop at once: KeyboardInterrupt at the next bytecode, except during Optuna's bookkeeping between
-    trials, which ends in a few milliseconds and then stops the study (the first signal asked for it)."""
-    if _state["bookkeeping"]:
+    trials, or while a trial the first signal stopped records why (`trial_stopping`): both end in a few
+    milliseconds and then stop the study, as the first signal asked."""
+    if _state["bookkeeping"] or _state["trial_stopping"]:
         return
     raise KeyboardInterrupt
 
@@ -64,10 +73,12 @@ def optimize(study, objective, **kwargs) -> None:
 
     def run_trial(trial):
         _state["bookkeeping"] -= 1
+        _state["trial_stopping"] = False
         try:
             return objective(trial)
         finally:
             _state["bookkeeping"] += 1
+            _state["trial_stopping"] = False
 
     _state["bookkeeping"] += 1
     try:

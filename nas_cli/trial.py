@@ -95,6 +95,7 @@ def objective(trial, ctx: TrialContext):
     trial.set_user_attr("worker", worker_id())  # lets a later run tell a dead worker's RUNNING trial apart
     try:
         if signals.stop_requested():
+            signals.trial_stopping()
             raise TrialFailed(signals.interrupt_reason())
         arch = ctx.space.sample(trial)
         hp = sample_hparams(trial, ctx.train)
@@ -150,6 +151,7 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
         if ctx.on_epoch is not None:
             ctx.on_epoch(trial.number, epoch, epochs, record)
         if signals.stop_requested():  # first Ctrl-C: end this trial cleanly after the epoch just saved
+            signals.trial_stopping()
             raise TrialFailed(signals.interrupt_reason(epoch))
         if single:
             trial.report(record[report_metric], epoch)

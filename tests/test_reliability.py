@@ -489,6 +489,39 @@ def test_a_second_ctrl_c_inside_optunas_tell_waits_until_the_trial_is_recorded(t
     assert states == ["COMPLETE"]  # not left RUNNING
 
 
+def test_a_second_ctrl_c_while_the_stopping_trial_records_why_still_records_it(compose_cfg, tmp_path, monkeypatch,
+                                                                               another_thread):
+    """First Ctrl-C during an epoch: the trial ends after it and records "interrupted". A second Ctrl-C
+    that lands while it records that (what CI caught: the reason was lost, the trial FAIL without one)
+    is held back for those milliseconds; the study stops right after either way."""
+    import nas_cli.trial as trial_mod
+
+    real_append, real_record = trial_mod.append_jsonl, trial_mod._record_failure
+    sent = []
+
+    def epoch_saved_then_ctrl_c(path, record):
+        real_append(path, record)
+        if not sent:
+            sent.append("first")
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def second_ctrl_c_while_recording(trial, tdir, reason, tb):
+        if sent == ["first"]:
+            sent.append("second")
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_record(trial, tdir, reason, tb)
+
+    monkeypatch.setattr(trial_mod, "append_jsonl", epoch_saved_then_ctrl_c)
+    monkeypatch.setattr(trial_mod, "_record_failure", second_ctrl_c_while_recording)
+    run = tmp_path / "run"
+    code, summary = run_in_process(compose_cfg, run, ["study.n_trials=2", "train.epochs=3"], ["ok"])
+    assert sent == ["first", "second"]
+    assert code == 130 and summary["status"] == "interrupted"
+    trials = load_trials(run / "study.journal")
+    assert [t.state.name for t in trials] == ["FAIL"]
+    assert trials[0].user_attrs["fail_reason"].startswith("interrupted")
+
+
 def test_an_error_raised_while_ctrl_c_unwinds_is_an_interruption(compose_cfg, tmp_path, monkeypatch):
     """Library code can replace a KeyboardInterrupt with its own error from a `finally`: exit 130, not 1."""
     import nas_cli.study as study_mod
