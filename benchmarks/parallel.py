@@ -115,10 +115,27 @@ def run(layout: str, workload_file: Path, workload: list[dict], epochs: int, wor
         trials = check_evaluated(run_dir, workload, layout)
         train_seconds = sum(t.user_attrs.get("metrics", {}).get("train_seconds", 0.0) for t in trials)
         workers = len({t.user_attrs.get("worker") for t in trials})
+        steady = steady_rate(trials)
     search = summary["timings"]["search_seconds"]
     return {"layout": layout, "search_seconds": search, "wall_seconds": wall, "trials": summary["trials"],
             "trials_per_hour": summary["trials"]["complete"] / search * 3600, "enqueue": summary.get("enqueue"),
-            "train_seconds_sum": train_seconds, "worker_processes": workers, "load_before": load}
+            "train_seconds_sum": train_seconds, "worker_processes": workers, "load_before": load,
+            "steady_trials_per_hour": steady}
+
+
+def steady_rate(trials: list) -> float:
+    """Trials per hour while every worker is busy: the sum over worker processes of the trials each ran
+    divided by its span (its first trial's start to its last trial's end, from the journal's timestamps).
+    It leaves out start-up and the finishing tail (one worker idle while the other ends its last trial),
+    the end effects that weigh on a short fixed-size study but not on an hour of trials."""
+    by_worker: dict = {}
+    for t in trials:
+        by_worker.setdefault(t.user_attrs.get("worker"), []).append(t)
+    rate = 0.0
+    for ts in by_worker.values():
+        span = (max(t.datetime_complete for t in ts) - min(t.datetime_start for t in ts)).total_seconds()
+        rate += len(ts) / span * 3600
+    return rate
 
 
 def main() -> None:
@@ -157,6 +174,12 @@ def write_results(args, workload: list[dict], runs: list[dict], repeats: int) ->
     rounds = [{r["layout"]: r["search_seconds"] for r in runs if r["repeat"] == i} for i in range(repeats)]
     paired = {"2x1_over_1x2": [x["1x2"] / x["2x1"] for x in rounds], "2x1_over_1x1": [x["1x1"] / x["2x1"] for x in rounds]}
     loads = [r["load_before"] for r in runs]
+    steady = {k: statistics.median(r["steady_trials_per_hour"] for r in runs if r["layout"] == k) for k in LAYOUTS}
+    steady_paired = {"2x1_over_1x2": [], "2x1_over_1x1": []}
+    for i in range(repeats):
+        x = {r["layout"]: r["steady_trials_per_hour"] for r in runs if r["repeat"] == i}
+        steady_paired["2x1_over_1x2"].append(x["2x1"] / x["1x2"])
+        steady_paired["2x1_over_1x1"].append(x["2x1"] / x["1x1"])
     result = {"trials": args.trials, "epochs": args.epochs, "repeats": repeats, "cores": os.cpu_count(),
               "workload": {"fixed": True, "n": len(workload), "seed": args.workload_seed,
                            "generator": "optuna.samplers.RandomSampler over the cnn space and train.search ranges",
@@ -167,6 +190,10 @@ def write_results(args, workload: list[dict], runs: list[dict], repeats: int) ->
               "ratio_2x1_over_1x2": ratio_2x1_1x2, "ratio_2x1_over_1x1": ratio_2x1_1x1,
               "per_round_ratios": paired,
               "median_per_round_ratio": {k: statistics.median(v) for k, v in paired.items()},
+              "steady_trials_per_hour": steady,
+              "steady_ratio_2x1_over_1x2": steady["2x1"] / steady["1x2"],
+              "steady_ratio_2x1_over_1x1": steady["2x1"] / steady["1x1"],
+              "steady_per_round_ratios": steady_paired,
               "targets": {"2x1_over_1x2": 1.25, "2x1_over_1x1": 1.9},
               "load_average_1min": loads, "runs": runs}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -187,7 +214,15 @@ def write_results(args, workload: list[dict], runs: list[dict], repeats: int) ->
            + ", ".join(f"{v:.2f}x" for v in paired["2x1_over_1x1"])
            + f" (median {statistics.median(paired['2x1_over_1x1']):.2f}x).",
            f"1-minute load average before each run: min {min(loads):.1f}, max {max(loads):.1f} "
-           f"(it counts the benchmark's own previous runs: about 1 when nothing else runs).", ""]
+           f"(it counts the benchmark's own previous runs: about 1 when nothing else runs).", "",
+           "Steady state (trials per hour while every worker is busy: per worker process, its trials over the span "
+           "from its first trial's start to its last trial's end, summed over workers; start-up and the finishing "
+           "tail left out):", "",
+           "| layout | median steady trials/hour | vs 1x2 | vs 1x1 |", "| --- | --- | --- | --- |"]
+    md += [f"| {k} | {steady[k]:.0f} | {steady[k] / steady['1x2']:.2f}x | {steady[k] / steady['1x1']:.2f}x |"
+           for k in LAYOUTS]
+    md += ["", "Per round, steady 2x1 / 1x1: " + ", ".join(f"{v:.2f}x" for v in steady_paired["2x1_over_1x1"])
+           + f" (median {statistics.median(steady_paired['2x1_over_1x1']):.3f}x).", ""]
     (args.out / "parallel.md").write_text("\n".join(md))
     print("\n".join(md))
 
