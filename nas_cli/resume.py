@@ -219,14 +219,29 @@ def apply_overrides(settings: dict, overrides: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r} must look like key=value (e.g. study.n_trials=50)")
-        if OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
+        missing = OmegaConf.select(cfg, key, default="__missing__") == "__missing__"
+        if missing and not _in_current_defaults(key):
             raise ConfigError(f"override {item!r}: no config key {key!r} in this run")
         try:
             parsed = OmegaConf.to_container(OmegaConf.from_dotlist([item]))
-            OmegaConf.update(cfg, key, OmegaConf.select(OmegaConf.create(parsed), key), merge=False)
+            # A key this version of nas knows but the run's config predates is added (merge=True creates it).
+            OmegaConf.update(cfg, key, OmegaConf.select(OmegaConf.create(parsed), key), merge=missing)
         except Exception as exc:
             raise ConfigError(f"override {item!r} cannot be applied: {exc}") from None
     return OmegaConf.to_container(cfg)
+
+
+def _in_current_defaults(key: str) -> bool:
+    """Whether `key` is in this version's default config: a run made before the key existed can still set it."""
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    from nas_cli.search import register_resolvers
+
+    register_resolvers()
+    with initialize_config_module(config_module="nas_cli.configs", version_base="1.3"):
+        cfg = compose(config_name="config")
+    return OmegaConf.select(cfg, key, default="__missing__") != "__missing__"
 
 
 def _log_to_run_dir(run_dir: Path):

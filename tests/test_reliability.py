@@ -370,6 +370,30 @@ def test_resume_finds_the_journal_after_the_run_dir_moved(compose_cfg, tmp_path,
     assert "storage: null" in (moved / "config.yaml").read_text()  # still portable
 
 
+def test_resume_of_a_run_older_than_a_config_key_can_set_that_key(compose_cfg, tmp_path, capsys):
+    """A run whose config.yaml predates `constraints` and `study.enqueue` (keys added later) takes them as
+    overrides on resume; a key this version does not know is still refused."""
+    import yaml
+
+    from nas_cli.resume import resume_command
+
+    run = tmp_path / "run"
+    code, _ = run_in_process(compose_cfg, run, ["study.n_trials=1"])
+    assert code == 0
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    del cfg["constraints"], cfg["study"]["enqueue"]
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert resume_command([str(run), "study.n_trials=2", "study.no_such_key=1"]) == 2
+    assert "no config key 'study.no_such_key'" in capsys.readouterr().err
+    overrides = ["study.n_trials=2", "constraints.max_params=10", "constraints.max_rejected=3", "study.enqueue=null"]
+    assert resume_command([str(run), *overrides]) == 0
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["constraints"]["max_params"] == 10 and saved["study"]["enqueue"] is None
+    trials = load_trials(run / "study.journal")
+    assert trials[0].state.name == "COMPLETE" and len(trials) > 1
+    assert all("max_params" in t.user_attrs["infeasible"] for t in trials[1:])  # the new limit was applied
+
+
 # -- 7. determinism ----------------------------------------------------------------------------
 def _trial_record(trials) -> list:
     keep = ("accuracy", "loss", "f1", "precision", "recall", "params", "flops")
