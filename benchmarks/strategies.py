@@ -8,6 +8,7 @@ best-by-validation trial among the first `budget` trials.
   python benchmarks/strategies.py --table ../shared/benchmarks/nb201/nb201_cifar10.csv \
       --strategies all --seeds 50 --seeds-for gp=5 --budgets 25,50,100,300 --json benchmarks/results/strategies.json
   python benchmarks/strategies.py --merge a.json b.json:tpe,gp --json benchmarks/results/strategies.json
+  python benchmarks/strategies.py --count-repeats 2000   # equivalent cells among random search's first 100 draws
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def run_one(strategy: str, seed: int, budgets: list[int], table, space, table_pa
     return {"test": out, "seconds_per_trial": seconds / len(trials)}
 
 
-def summarise(raw: dict, budgets: list[int]) -> dict:
+def summarise(raw: dict, budgets: list[int], optimum: float) -> dict:
     results = {}
     for name, runs in raw.items():
         results[name] = {}
@@ -70,26 +71,31 @@ def summarise(raw: dict, budgets: list[int]) -> dict:
             vals = [r["test"][str(b)] for r in runs if str(b) in r["test"]]
             if vals:
                 results[name][str(b)] = {"mean": statistics.fmean(vals), "std": statistics.pstdev(vals),
-                                         "n_seeds": len(vals)}
+                                         "n_seeds": len(vals),
+                                         "optimum_found": sum(v >= optimum - 1e-9 for v in vals)}
         results[name]["seconds_per_proposal"] = statistics.median(r["seconds_per_trial"] for r in runs)
     return results
 
 
 def write_outputs(raw: dict, budgets: list[int], out_json: Path, optimum: float) -> dict:
-    results = summarise(raw, budgets)
+    results = summarise(raw, budgets, optimum)
     payload = {"results": results, "budgets": budgets, "optimum": optimum, "reference": REFERENCE,
                "raw": raw, "command": " ".join(sys.argv)}
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(payload, indent=1))
-    head = "| strategy | seeds | " + " | ".join(f"@{b}" for b in budgets) + " | s/proposal |"
-    lines = [head, "|" + "---|" * (len(budgets) + 3)]
+    head = ("| strategy | seeds | " + " | ".join(f"@{b}" for b in budgets) + " | s/proposal | optimum picked "
+            + ", ".join(f"@{b}" for b in budgets) + " |")
+    lines = [head, "|" + "---|" * (len(budgets) + 4)]
     def cell(res, b):  # (n): fewer seeds reached this budget than the row's seeds
         r, seeds = res.get(str(b)), res[str(budgets[0])]["n_seeds"]
         return "-" if r is None else f"{r['mean']:.2f} ± {r['std']:.2f}" + (f" ({r['n_seeds']})" if r["n_seeds"] != seeds else "")
 
     for name, res in sorted(results.items(), key=lambda kv: -kv[1].get(str(budgets[-1]), {"mean": 0})["mean"]):
         cells = " | ".join(cell(res, b) for b in budgets)
-        lines.append(f"| {name} | {res[str(budgets[0])]['n_seeds']} | {cells} | {res['seconds_per_proposal']:.4f} |")
+        found = ", ".join(f"{res[str(b)]['optimum_found']}/{res[str(b)]['n_seeds']}" if str(b) in res else "-"
+                          for b in budgets)
+        lines.append(f"| {name} | {res[str(budgets[0])]['n_seeds']} | {cells} | {res['seconds_per_proposal']:.4f} "
+                     f"| {found} |")
     ref = "; ".join(f"{k}: " + ", ".join(f"{v:.2f}@{b}" for b, v in d.items()) for k, d in REFERENCE.items())
     md = ("# Search strategies on NAS-Bench-201 (CIFAR-10, tabular)\n\nMean ± std (over seeds) test accuracy of the "
           f"arch picked by validation accuracy after N evaluations. Optimum {optimum:.2f}.\n"
@@ -122,6 +128,32 @@ def plot(results: dict, budgets: list[int], optimum: float, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def count_repeats(table, sequences: int, draws: int) -> dict:
+    """How often uniform random search over NB201 draws a cell equivalent to one it already drew (the
+    draws that `grid` and `qmc` skip): `sequences` seeded sequences of `draws` uniform draws over the
+    table's architectures (all 15,625 cells, so a uniform draw per edge), equivalence by `cell_key`."""
+    import random
+
+    from nas_cli.spaces.nb201 import EDGES, string_to_ops
+    from nas_cli.strategies.surrogate import cell_key
+
+    archs = sorted(table.rows)
+    keys = {a: cell_key({f"edge_{t}_{s}": op for (t, s), op in zip(EDGES, string_to_ops(a))}) for a in archs}
+    repeats, repeated_acc = [], []
+    for seed in range(sequences):
+        rng, seen, n = random.Random(seed), set(), 0
+        for _ in range(draws):
+            arch = rng.choice(archs)
+            if keys[arch] in seen:
+                n += 1
+                repeated_acc.append(table.rows[arch][table.report_metric])
+            seen.add(keys[arch])
+        repeats.append(n)
+    return {"sequences": sequences, "draws": draws, "distinct_cells": len(set(keys.values())),
+            "mean_repeats": statistics.fmean(repeats),
+            f"median_{table.report_metric}_of_repeats": statistics.median(repeated_acc)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--table", default=str(REPO.parent / "shared/benchmarks/nb201/nb201_cifar10.csv"))
@@ -133,6 +165,9 @@ def main() -> None:
     ap.add_argument("--json", default=str(REPO / "benchmarks/results/strategies.json"))
     ap.add_argument("--merge", nargs="*", help="combine the raw runs of earlier JSON files instead of running "
                     "(FILE:a,b takes only strategies a and b from FILE)")
+    ap.add_argument("--count-repeats", type=int, metavar="SEQUENCES", default=0,
+                    help="only count how many of the first 100 uniform draws repeat an equivalent cell, "
+                    "over SEQUENCES seeded sequences; prints JSON")
     args = ap.parse_args()
     import warnings
 
@@ -146,6 +181,9 @@ def main() -> None:
     budgets = sorted(int(b) for b in args.budgets.split(","))
     table = TabularBenchmark(args.table)
     optimum = max(r[table.report_metric] for r in table.rows.values())
+    if args.count_repeats:
+        print(json.dumps(count_repeats(table, args.count_repeats, 100), indent=1))
+        return
     raw: dict = {}
     if args.merge:
         for item in args.merge:  # FILE, or FILE:a,b to take only those strategies from it
