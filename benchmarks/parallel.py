@@ -116,11 +116,29 @@ def run(layout: str, workload_file: Path, workload: list[dict], epochs: int, wor
         train_seconds = sum(t.user_attrs.get("metrics", {}).get("train_seconds", 0.0) for t in trials)
         workers = len({t.user_attrs.get("worker") for t in trials})
         steady = steady_rate(trials)
+        timing = where_time_goes(trials, summary["timings"]["search_seconds"])
     search = summary["timings"]["search_seconds"]
     return {"layout": layout, "search_seconds": search, "wall_seconds": wall, "trials": summary["trials"],
             "trials_per_hour": summary["trials"]["complete"] / search * 3600, "enqueue": summary.get("enqueue"),
             "train_seconds_sum": train_seconds, "worker_processes": workers, "load_before": load,
-            "steady_trials_per_hour": steady}
+            "steady_trials_per_hour": steady, **timing}
+
+
+def where_time_goes(trials: list, search_seconds: float) -> dict:
+    """From the journal's trial timestamps: the finishing tail (the first worker's last trial end to the
+    last worker's; 0 with one worker), the time outside trials (search seconds minus first trial start
+    to last trial end: start-up and finish), and the median per-trial time outside training."""
+    last_end: dict = {}
+    for t in trials:
+        w = t.user_attrs.get("worker")
+        last_end[w] = max(last_end.get(w, t.datetime_complete), t.datetime_complete)
+    first = min(t.datetime_start for t in trials)
+    span = (max(last_end.values()) - first).total_seconds()
+    outside = [(t.datetime_complete - t.datetime_start).total_seconds()
+               - t.user_attrs.get("metrics", {}).get("train_seconds", 0.0) for t in trials]
+    return {"tail_seconds": (max(last_end.values()) - min(last_end.values())).total_seconds(),
+            "outside_trials_seconds": search_seconds - span,
+            "median_ms_per_trial_outside_training": statistics.median(outside) * 1000}
 
 
 def steady_rate(trials: list) -> float:
@@ -222,7 +240,20 @@ def write_results(args, workload: list[dict], runs: list[dict], repeats: int) ->
     md += [f"| {k} | {steady[k]:.0f} | {steady[k] / steady['1x2']:.2f}x | {steady[k] / steady['1x1']:.2f}x |"
            for k in LAYOUTS]
     md += ["", "Per round, steady 2x1 / 1x1: " + ", ".join(f"{v:.2f}x" for v in steady_paired["2x1_over_1x1"])
-           + f" (median {statistics.median(steady_paired['2x1_over_1x1']):.3f}x).", ""]
+           + f" (median {statistics.median(steady_paired['2x1_over_1x1']):.3f}x).", "",
+           "Where the time goes (medians over repeats, from the journal's trial timestamps): the finishing tail "
+           "(first worker's last trial end to the last worker's), the seconds outside trials (start-up and "
+           "finish), the per-trial time outside training (evaluation, cost, journal), and the summed "
+           f"train_seconds of the {args.trials} trials:", "",
+           "| layout | tail s | outside trials s | ms/trial outside training | summed training s |",
+           "| --- | --- | --- | --- | --- |"]
+    for k in LAYOUTS:
+        rs = [r for r in runs if r["layout"] == k]
+        md.append(f"| {k} | {statistics.median(r['tail_seconds'] for r in rs):.3f} "
+                  f"| {statistics.median(r['outside_trials_seconds'] for r in rs):.3f} "
+                  f"| {statistics.median(r['median_ms_per_trial_outside_training'] for r in rs):.1f} "
+                  f"| {statistics.median(r['train_seconds_sum'] for r in rs):.2f} |")
+    md.append("")
     (args.out / "parallel.md").write_text("\n".join(md))
     print("\n".join(md))
 
