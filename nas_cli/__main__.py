@@ -1,3 +1,3 @@
-from nas_cli.cli import main
+from nas_cli.cli import run
 
-raise SystemExit(main())
+run()

@@ -53,5 +53,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """Console entry point (`nas`): `main`, then exit with its code. Once the command has returned,
+    everything is saved: a Ctrl-C that lands while the interpreter shuts down (joining threads, flushing)
+    ends the process at once with the command's own exit code, instead of a KeyboardInterrupt traceback
+    from Python's shutdown (what a second Ctrl-C 10 ms after the first could give)."""
+    code = main()
+    import os
+    import signal
+
+    def exit_now(signum, frame):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # a closed pipe: nothing more can be said
+                pass
+        os._exit(code)
+
+    signal.signal(signal.SIGINT, exit_now)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -546,6 +546,28 @@ def test_a_second_ctrl_c_while_the_stopping_trial_records_why_still_records_it(c
     assert trials[0].user_attrs["fail_reason"].startswith("interrupted")
 
 
+def test_the_installed_nas_script_is_the_entry_point_that_exits_quietly():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    assert tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]["nas"] == "nas_cli.cli:run"
+
+
+def test_a_ctrl_c_during_interpreter_shutdown_exits_quietly_with_the_commands_code():
+    """What CI caught: the second of two Ctrl-Cs 10 ms apart landed after the search had saved everything
+    and returned 130, while Python shut down, and printed a KeyboardInterrupt traceback from
+    threading._shutdown. The console entry point `run` ends such a process at once, output flushed."""
+    code = ("import atexit, os, signal, sys, time\n"
+            "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(2), print('not reached')))\n"
+            "sys.argv = ['nas', '--version']\n"
+            "from nas_cli.cli import run\n"
+            "run()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr  # `nas --version` succeeded: its code, not a signal's
+    assert proc.stdout.startswith("nas ") and "not reached" not in proc.stdout
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr, proc.stderr
+
+
 def test_an_error_raised_while_ctrl_c_unwinds_is_an_interruption(compose_cfg, tmp_path, monkeypatch):
     """Library code can replace a KeyboardInterrupt with its own error from a `finally`: exit 130, not 1."""
     import nas_cli.study as study_mod
