@@ -138,7 +138,7 @@ def count_repeats(table, sequences: int, draws: int) -> dict:
     from nas_cli.strategies.surrogate import cell_key
 
     archs = sorted(table.rows)
-    keys = {a: cell_key({f"edge_{t}_{s}": op for (t, s), op in zip(EDGES, string_to_ops(a))}) for a in archs}
+    keys = {a: cell_key({f"edge_{t}_{s}": op for (t, s), op in zip(EDGES, string_to_ops(a), strict=True)}) for a in archs}
     repeats, repeated_acc = [], []
     for seed in range(sequences):
         rng, seen, n = random.Random(seed), set(), 0
