@@ -1,4 +1,4 @@
-"""Data path overhead: one epoch of a CIFAR-sized CNN through `nas_cli.train.fit` vs a plain loop.
+"""Data path overhead: one epoch of a CIFAR-sized CNN through `nas_cli.trial.fit.fit` vs a plain loop.
 
 Both sides train the same network (same initial weights, same batch size, AdamW) on the same
 preloaded synthetic 3x32x32 tensors (CIFAR cannot be downloaded here), then evaluate the same
@@ -48,7 +48,7 @@ def sync(device) -> None:
 
 
 def run_trainer(model, data, batch_size: int, augment=None) -> float:
-    from nas_cli.train import Hparams, fit
+    from nas_cli.trial.fit import Hparams, fit
 
     data.augment = augment
     start = time.perf_counter()

@@ -21,12 +21,12 @@ Overrides use Hydra syntax (key=value, group=option, -m for sweeps). See README.
 
 # command -> (module, function); each function takes the remaining argv and returns an exit code.
 COMMANDS = {
-    "search": ("nas_cli.search", "search_command"),
-    "export": ("nas_cli.commands", "export_command"),
-    "resume": ("nas_cli.resume", "resume_command"),
-    "report": ("nas_cli.report", "report_command"),
-    "ls": ("nas_cli.runs", "ls_command"),
-    "show": ("nas_cli.runs", "show_command"),
+    "search": ("nas_cli.commands.search", "search_command"),
+    "export": ("nas_cli.commands.export", "export_command"),
+    "resume": ("nas_cli.commands.resume", "resume_command"),
+    "report": ("nas_cli.commands.report", "report_command"),
+    "ls": ("nas_cli.commands.runs", "ls_command"),
+    "show": ("nas_cli.commands.runs", "show_command"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Files in a run directory, written atomically so a reader never sees half a file."""
+"""Files in a run directory, written atomically so a reader never sees half a file; opening a run."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from nas_cli.errors import ConfigError
 
 SUMMARY_SCHEMA_VERSION = 1
 
@@ -74,3 +76,22 @@ def append_jsonl(path: str | Path, record: dict) -> None:
 def read_json(path: str | Path) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def load_run(run_dir: str | Path) -> tuple[Path, dict]:
+    """Open RUN_DIR's resolved config; ConfigError when it is not a run directory."""
+    import yaml
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise ConfigError(f"{run_dir}: no such run directory")
+    cfg_path = path / "config.yaml"
+    if not cfg_path.is_file():
+        raise ConfigError(f"{run_dir} is not a nas run directory (no config.yaml)")
+    try:
+        settings = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+    except Exception as exc:
+        raise ConfigError(f"{cfg_path} is not a readable run config: {exc}") from None
+    if not isinstance(settings, dict) or not isinstance(settings.get("study"), dict):
+        raise ConfigError(f"{cfg_path} is not a nas run config (no study section)")
+    return path, settings

@@ -27,7 +27,7 @@ def compose_cfg():
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from nas_cli.search import register_resolvers
+    from nas_cli.commands.search import register_resolvers
 
     register_resolvers()
 

@@ -16,11 +16,11 @@ def trained(tmp_path_factory):
     """A small CNN trained a few epochs on digits, its fp32 ONNX file, and a trial context."""
     import torch
 
-    from nas_cli.cost import export_onnx_bytes
     from nas_cli.data import load_dataset
     from nas_cli.spaces import build_space
-    from nas_cli.train import Hparams, fit
-    from nas_cli.trial import TrialContext
+    from nas_cli.trial.cost import export_onnx_bytes
+    from nas_cli.trial.fit import Hparams, fit
+    from nas_cli.trial.objective import TrialContext
 
     torch.manual_seed(0)
     data = load_dataset("digits")
@@ -44,7 +44,7 @@ def _opts():
 def test_every_variant_loads_in_onnxruntime_and_its_accuracy_is_recorded(trained):
     import onnxruntime as ort
 
-    from nas_cli.compress import export_variants, onnx_accuracy
+    from nas_cli.deploy.compress import export_variants, onnx_score
 
     model, hp, fp32, ctx = trained
     ex = {"quantize": "static", "calibration_samples": 128, "prune": 0.5, "prune_epochs": 1, "max_accuracy_drop": 0.05}
@@ -55,7 +55,7 @@ def test_every_variant_loads_in_onnxruntime_and_its_accuracy_is_recorded(trained
     assert base["test_accuracy"] > 0.8  # the model really learned; variants are compared against this
     for row in out["variants"]:
         sess = ort.InferenceSession(row["file"], providers=["CPUExecutionProvider"])
-        assert onnx_accuracy(sess, ctx.data.test_x, ctx.data.test_y) == pytest.approx(row["test_accuracy"])
+        assert onnx_score(sess, ctx.data.test_x, ctx.data.test_y) == pytest.approx(row["test_accuracy"])
         assert row["size_bytes"] > 0 and row["latency_ms_b1"] > 0 and row["latency_ms_b8"] > 0
         assert row["accuracy_drop"] == pytest.approx(base["test_accuracy"] - row["test_accuracy"], abs=1e-6)
         if row["accuracy_drop"] > 0.05:
@@ -70,7 +70,7 @@ def test_every_variant_loads_in_onnxruntime_and_its_accuracy_is_recorded(trained
 def test_dynamic_quantization_writes_an_int8_model(trained):
     import onnx
 
-    from nas_cli.compress import quantize
+    from nas_cli.deploy.compress import quantize
 
     model, hp, fp32, ctx = trained
     path = quantize(fp32, "dynamic", ctx.data, 16)
@@ -79,7 +79,7 @@ def test_dynamic_quantization_writes_an_int8_model(trained):
 
 
 def test_a_variant_over_the_accuracy_budget_is_not_recommended():
-    from nas_cli.compress import judge
+    from nas_cli.deploy.compress import judge
 
     rows = [{"variant": "fp32", "test_accuracy": 0.95, "size_bytes": 1000, "latency_ms_b1": 1.0, "latency_ms_b8": 4.0},
             {"variant": "int8_static", "test_accuracy": 0.90, "size_bytes": 300, "latency_ms_b1": 0.5,
@@ -94,7 +94,7 @@ def test_a_variant_over_the_accuracy_budget_is_not_recommended():
 
 @pytest.mark.slow
 def test_search_exports_variants_into_summary_and_model_card(compose_cfg, tmp_path):
-    from nas_cli.study import run_study
+    from nas_cli.study.runner import run_study
 
     cfg = compose_cfg([*TINY, "export.quantize=dynamic", "export.prune=0.3", "export.prune_epochs=1",
                        "export.torch_export=false"])

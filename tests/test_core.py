@@ -52,7 +52,7 @@ def test_conditional_parameters_exist_only_for_existing_layers():
 
 
 def test_objective_in_process_records_metrics(compose_cfg, tmp_path):
-    from nas_cli.study import run_study
+    from nas_cli.study.runner import run_study
 
     cfg = compose_cfg([*TINY, "finetune.enabled=false"])
     assert run_study(cfg, tmp_path) == 0
@@ -69,7 +69,7 @@ def test_export_round_trip(tmp_path):
     import torch
 
     from nas_cli.data import load_dataset
-    from nas_cli.export import export_all, load_checkpoint
+    from nas_cli.deploy.export import export_all, load_checkpoint
     from nas_cli.spaces import build_space
 
     data = load_dataset("digits")

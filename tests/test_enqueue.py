@@ -24,7 +24,7 @@ def _write(path, sets):
 def _study(run_dir):
     import optuna
 
-    from nas_cli.storage import open_storage
+    from nas_cli.study.storage import open_storage
 
     return optuna.load_study(study_name="nas", storage=open_storage(str(run_dir / "study.journal")))
 
@@ -34,7 +34,7 @@ def _key(params: dict) -> tuple:
 
 
 def test_enqueued_sets_are_the_first_trials_in_order(compose_cfg, tmp_path):
-    from nas_cli.study import run_study
+    from nas_cli.study.runner import run_study
 
     src = _write(tmp_path / "sets.json", SETS[:2])
     cfg = compose_cfg([*TINY, "study.n_trials=3", "finetune.enabled=false", f"study.enqueue={src}"])
@@ -47,7 +47,7 @@ def test_enqueued_sets_are_the_first_trials_in_order(compose_cfg, tmp_path):
 
 
 def test_two_workers_evaluate_each_enqueued_set_exactly_once(compose_cfg, tmp_path):
-    from nas_cli.study import run_study
+    from nas_cli.study.runner import run_study
 
     src = _write(tmp_path / "sets.yaml", SETS)  # JSON is YAML: a .yaml name reads the same
     cfg = compose_cfg([*TINY, "study.n_trials=4", "hardware.n_jobs=2", "finetune.enabled=false",
@@ -60,7 +60,7 @@ def test_two_workers_evaluate_each_enqueued_set_exactly_once(compose_cfg, tmp_pa
 
 
 def test_resume_does_not_enqueue_twice_and_a_run_dir_gives_its_best_first(compose_cfg, tmp_path):
-    from nas_cli.study import run_study
+    from nas_cli.study.runner import run_study
 
     src = _write(tmp_path / "sets.json", SETS[:3])
     over = [*TINY, "finetune.enabled=false", f"study.enqueue={src}"]
@@ -93,7 +93,7 @@ def test_resume_does_not_enqueue_twice_and_a_run_dir_gives_its_best_first(compos
     (": : [", "cannot be read as JSON or YAML"),
 ])
 def test_bad_enqueue_input_is_a_config_error_naming_the_key_and_file(compose_cfg, tmp_path, content, expect):
-    from nas_cli.study import run_study
+    from nas_cli.study.runner import run_study
 
     src = tmp_path / "sets.json"
     if content is not None:
@@ -118,7 +118,7 @@ def test_tabular_search_evaluates_the_enqueued_cell_first(nas, tmp_path):
     import optuna
 
     from nas_cli.spaces.nb201 import EDGES
-    from nas_cli.storage import open_storage
+    from nas_cli.study.storage import open_storage
     from tests.test_tabular import BASE as TABULAR
     from tests.test_tabular import write_table
 

@@ -36,10 +36,11 @@ def search_in_process(monkeypatch, tmp_path_factory, capsys):
     import torch
     from hydra.core.global_hydra import GlobalHydra
 
-    import nas_cli.study as study_mod
-    from nas_cli.search import search_command
+    import nas_cli.study.runner as study_mod
+    import nas_cli.study.setup as setup_mod
+    from nas_cli.commands.search import search_command
 
-    real_prepare = study_mod.prepare
+    real_prepare = setup_mod.prepare
 
     def prepare_only(settings, objectives, run_dir, summary, reporter):
         try:
@@ -221,8 +222,8 @@ def test_corrupted_checkpoint_is_a_clear_error_and_left_alone(tmp_path, damage):
     import torch
 
     from nas_cli.data import DataSpec
+    from nas_cli.deploy.export import load_checkpoint, save_checkpoint
     from nas_cli.errors import NasError
-    from nas_cli.export import load_checkpoint, save_checkpoint
     from nas_cli.spaces import build_space
 
     spec = DataSpec(name="digits", input_shape=(1, 8, 8), num_classes=10)

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from nas_cli.gate import check_gate
+from nas_cli.deploy.gate import check_gate
 from tests.conftest import TINY, only_run_dir
 
 FAST = [*TINY, "study.n_trials=1", "export.onnx=false", "export.torch_export=false"]
@@ -76,7 +76,7 @@ def test_bad_gate_or_robustness_value_exits_2(override, needle, compose_cfg):
     from omegaconf import OmegaConf
 
     from nas_cli.errors import ConfigError
-    from nas_cli.validate import validate
+    from nas_cli.study.validate import validate
 
     settings = OmegaConf.to_container(compose_cfg([override]), resolve=True)
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.")) as info:

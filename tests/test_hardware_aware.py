@@ -12,7 +12,7 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 def _run(compose_cfg, tmp_path, overrides):
-    from nas_cli.study import run_study
+    from nas_cli.study.runner import run_study
 
     cfg = compose_cfg([*TINY, f"runs_dir={tmp_path}", *overrides])
     code = run_study(cfg, tmp_path / "run")
@@ -22,7 +22,7 @@ def _run(compose_cfg, tmp_path, overrides):
 def test_cost_measures_latency_memory_on_both_runtimes():
     import torch
 
-    from nas_cli.cost import measure_cost
+    from nas_cli.trial.cost import measure_cost
 
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
                                 torch.nn.Linear(8 * 8 * 8, 10))
@@ -48,7 +48,7 @@ def test_infeasible_architectures_are_rejected_before_training(compose_cfg, tmp_
     assert summary["trials"]["rejected"] == 6 and summary["trials"]["pruned"] == 0  # not early-stopped ones
     import optuna
 
-    from nas_cli.storage import open_storage
+    from nas_cli.study.storage import open_storage
 
     study = optuna.load_study(study_name="nas", storage=open_storage(summary["storage"]))
     for t in study.trials:
@@ -110,7 +110,8 @@ def test_two_objective_study_exports_each_pick(compose_cfg, tmp_path):
 def test_knee_and_best_metric_selection():
     import optuna
 
-    from nas_cli.selection import select_for_finetune
+    from nas_cli.deploy.selection import select_for_finetune
+    from nas_cli.tasks import get_task
 
     study = optuna.create_study(directions=["maximize", "minimize"])
     points = [(0.5, 1.0), (0.9, 2.0), (0.95, 8.0), (0.96, 20.0), (0.4, 5.0)]
@@ -119,11 +120,11 @@ def test_knee_and_best_metric_selection():
         t.set_user_attr("metrics", {"accuracy": acc, "latency_ms": lat, "params": int(lat * 1000)})
         study.tell(t, (acc, lat))
     objectives = [("accuracy", "maximize"), ("latency_ms", "minimize")]
-    rule, knee = select_for_finetune(study, objectives, "knee", 3)
+    rule, knee = select_for_finetune(study, objectives, "knee", 3, get_task(None).objectives())
     assert rule == "knee" and [t.values for t in knee] == [[0.9, 2.0]]
-    rule, pareto = select_for_finetune(study, objectives, "pareto", 10)
+    rule, pareto = select_for_finetune(study, objectives, "pareto", 10, get_task(None).objectives())
     assert sorted(tuple(t.values) for t in pareto) == sorted(points[:4])
-    rule, best = select_for_finetune(study, objectives, "best:params", 2)
+    rule, best = select_for_finetune(study, objectives, "best:params", 2, get_task(None).objectives())
     assert rule == "best:params" and [t.values[1] for t in best] == [1.0, 2.0]
 
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 def test_workers_pull_from_one_pool_of_trials():
-    from nas_cli.parallel import worker_caps
+    from nas_cli.study.parallel import worker_caps
 
     assert worker_caps(5, 2) == [5, 5]  # no fixed share: the study's total stops them
     assert worker_caps(1, 3) == [1]  # never more workers than trials
@@ -25,8 +25,8 @@ def test_two_workers_run_every_trial_once(compose_cfg, tmp_path, monkeypatch, st
 
     monkeypatch.setenv("NAS_WORKER_START", start)  # fork (Linux default) or a fresh interpreter per worker
 
-    from nas_cli.storage import open_storage
-    from nas_cli.study import run_study
+    from nas_cli.study.runner import run_study
+    from nas_cli.study.storage import open_storage
 
     cfg = compose_cfg([*TINY, "study.n_trials=4", "hardware.n_jobs=2", "finetune.enabled=false"])
     assert run_study(cfg, tmp_path / "run") == 0
@@ -51,8 +51,8 @@ def test_forked_workers_use_the_data_the_parent_loaded(compose_cfg, tmp_path, mo
     import os
 
     import nas_cli.data
-    import nas_cli.study as study_mod
-    from nas_cli.study import run_study
+    import nas_cli.study.setup as study_mod
+    from nas_cli.study.runner import run_study
 
     monkeypatch.setenv("NAS_WORKER_START", "fork")
     calls = tmp_path / "calls.txt"
@@ -76,7 +76,7 @@ def test_forked_workers_use_the_data_the_parent_loaded(compose_cfg, tmp_path, mo
 def test_workers_are_not_forked_once_cuda_is_initialised(monkeypatch):
     import torch
 
-    from nas_cli.parallel import can_fork
+    from nas_cli.study.workers import can_fork
 
     monkeypatch.setenv("NAS_WORKER_START", "fork")
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
@@ -91,8 +91,8 @@ def test_workers_are_not_forked_once_cuda_is_initialised(monkeypatch):
 def test_a_trial_left_running_by_a_dead_worker_is_closed_as_failed(tmp_path):
     import optuna
 
-    from nas_cli.parallel import close_orphans
-    from nas_cli.storage import open_storage
+    from nas_cli.study.parallel import close_orphans
+    from nas_cli.study.storage import open_storage
 
     study = optuna.create_study(storage=open_storage(str(tmp_path / "s.journal")), study_name="s")
     study.ask()  # RUNNING, and no process will finish it

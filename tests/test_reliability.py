@@ -25,7 +25,7 @@ def run_in_process(compose_cfg, run_dir: Path, overrides=(), behaviours=None) ->
     """The real runner on the real composed config; `behaviours` swaps in the test-double space."""
     from omegaconf import OmegaConf
 
-    from nas_cli.study import run_study
+    from nas_cli.study.runner import run_study
 
     settings = OmegaConf.to_container(compose_cfg([*FAST, *overrides]), resolve=True)
     if behaviours is not None:
@@ -38,7 +38,7 @@ def run_in_process(compose_cfg, run_dir: Path, overrides=(), behaviours=None) ->
 def load_trials(storage: Path, name: str = "nas"):
     import optuna
 
-    from nas_cli.storage import open_storage
+    from nas_cli.study.storage import open_storage
 
     return optuna.load_study(study_name=name, storage=open_storage(str(storage))).get_trials(deepcopy=False)
 
@@ -265,7 +265,7 @@ def test_run_files_are_whole_and_no_temporaries_remain(nas, tmp_path):
     run = only_run_dir(tmp_path)
     assert not [p for p in run.rglob("*") if ".tmp" in p.name]
     json.loads((run / "summary.json").read_text())
-    from nas_cli.export import load_checkpoint
+    from nas_cli.deploy.export import load_checkpoint
 
     model, ckpt = load_checkpoint(run / "export" / "model.pt")
     selected = json.loads((run / "summary.json").read_text())["finetune"]["selected_trial"]
@@ -302,7 +302,7 @@ def test_the_package_writes_files_only_through_the_atomic_helpers():
 
 
 def test_torn_journal_tail_is_repaired_before_appending(tmp_path):
-    from nas_cli.resume import repair_journal
+    from nas_cli.study.recovery import repair_journal
 
     journal = tmp_path / "study.journal"
     journal.write_bytes(b'{"op_code":0}\n{"op_code":4,"trial_id":0,"va')
@@ -344,7 +344,7 @@ def test_resume_of_something_that_is_not_a_run(nas, tmp_path, setup, needle):
 
 
 def test_resume_of_a_complete_run_says_so(compose_cfg, tmp_path, capsys):
-    from nas_cli.resume import resume_command
+    from nas_cli.commands.resume import resume_command
 
     run = tmp_path / "run"
     code, _ = run_in_process(compose_cfg, run, ["study.n_trials=1"])
@@ -358,7 +358,7 @@ def test_resume_of_a_complete_run_says_so(compose_cfg, tmp_path, capsys):
 
 
 def test_resume_finds_the_journal_after_the_run_dir_moved(compose_cfg, tmp_path, capsys):
-    from nas_cli.resume import resume_command
+    from nas_cli.commands.resume import resume_command
 
     code, _ = run_in_process(compose_cfg, tmp_path / "a", ["study.n_trials=1"])
     assert code == 0
@@ -375,7 +375,7 @@ def test_resume_of_a_run_older_than_a_config_key_can_set_that_key(compose_cfg, t
     overrides on resume; a key this version does not know is still refused."""
     import yaml
 
-    from nas_cli.resume import resume_command
+    from nas_cli.commands.resume import resume_command
 
     run = tmp_path / "run"
     code, _ = run_in_process(compose_cfg, run, ["study.n_trials=1"])
@@ -444,7 +444,7 @@ def test_a_signal_during_a_journal_append_waits_until_the_lock_is_released(tmp_p
     it used to leave the lock half released. Now it arrives after the append, with the lock gone."""
     import optuna
 
-    from nas_cli.storage import open_storage
+    from nas_cli.study.storage import open_storage
 
     path = tmp_path / "study.journal"
     storage = open_storage(str(path))
@@ -472,7 +472,7 @@ def _first_ctrl_c_then_second_in(where: str, tmp_path):
     import optuna
 
     from nas_cli import signals
-    from nas_cli.storage import open_storage
+    from nas_cli.study.storage import open_storage
 
     study = optuna.create_study(study_name="s", storage=open_storage(str(tmp_path / "study.journal")))
     storage = study._storage
@@ -518,7 +518,7 @@ def test_a_second_ctrl_c_while_the_stopping_trial_records_why_still_records_it(c
     """First Ctrl-C during an epoch: the trial ends after it and records "interrupted". A second Ctrl-C
     that lands while it records that (what CI caught: the reason was lost, the trial FAIL without one)
     is held back for those milliseconds; the study stops right after either way."""
-    import nas_cli.trial as trial_mod
+    import nas_cli.trial.objective as trial_mod
 
     real_append, real_record = trial_mod.append_jsonl, trial_mod._record_failure
     sent = []
@@ -570,7 +570,7 @@ def test_a_ctrl_c_during_interpreter_shutdown_exits_quietly_with_the_commands_co
 
 def test_an_error_raised_while_ctrl_c_unwinds_is_an_interruption(compose_cfg, tmp_path, monkeypatch):
     """Library code can replace a KeyboardInterrupt with its own error from a `finally`: exit 130, not 1."""
-    import nas_cli.study as study_mod
+    import nas_cli.study.runner as study_mod
 
     def search_then_library_cleanup_fails(*args, **kwargs):
         try:
@@ -585,7 +585,7 @@ def test_an_error_raised_while_ctrl_c_unwinds_is_an_interruption(compose_cfg, tm
 
 def test_a_ctrl_c_during_the_last_summary_write_waits_until_it_is_written(compose_cfg, tmp_path, monkeypatch,
                                                                          another_thread):
-    import nas_cli.study as study_mod
+    import nas_cli.study.runner as study_mod
 
     real_write = study_mod.atomic_write_json
 

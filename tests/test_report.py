@@ -119,7 +119,7 @@ def test_report_on_a_missing_dir_is_a_clear_error(tmp_path, nas):
 
 
 def test_pareto_front_keeps_only_undominated_points():
-    from nas_cli.report import pareto_front
+    from nas_cli.report.plots import pareto_front
 
     pts = [(10, 0.5, 0), (20, 0.9, 1), (15, 0.4, 2), (30, 0.85, 3), (5, 0.2, 4), (20, 0.95, 5)]
     assert [p[2] for p in pareto_front(pts)] == [4, 0, 5]
@@ -128,7 +128,7 @@ def test_pareto_front_keeps_only_undominated_points():
 def test_fgsm_and_noise_hurt_a_linear_model_and_vanish_at_zero():
     import torch
 
-    from nas_cli.robustness import evaluate_robustness
+    from nas_cli.deploy.robustness import evaluate_robustness
 
     torch.manual_seed(0)
     x = torch.randn(400, 2)

@@ -65,7 +65,7 @@ def test_ls_lists_finished_and_interrupted_runs_newest_first(runs_root, nas):
 
 
 def test_a_summary_less_run_that_is_still_writing_is_running(runs_root, tmp_path):
-    from nas_cli.runs import describe_run
+    from nas_cli.report.runs import describe_run
 
     _, finished, _, _, _ = runs_root
     live = tmp_path / "live"

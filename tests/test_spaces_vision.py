@@ -14,7 +14,7 @@ optuna = pytest.importorskip("optuna")
 from nas_cli.data import Data, DataSpec  # noqa: E402
 from nas_cli.errors import ConfigError  # noqa: E402
 from nas_cli.spaces import SPACES, build_space  # noqa: E402
-from nas_cli.train import Hparams, fit  # noqa: E402
+from nas_cli.trial.fit import Hparams, fit  # noqa: E402
 
 NB201_CSV = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "nb201" / "nb201_cifar10.csv"
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]

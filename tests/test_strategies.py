@@ -76,7 +76,7 @@ def synthetic(trial) -> float:
 def make_sampler(compose_cfg, name: str, seed: int):
     from omegaconf import OmegaConf
 
-    from nas_cli.study import make_sampler_and_pruner
+    from nas_cli.study.setup import make_sampler_and_pruner
 
     cfg = compose_cfg([f"strategy={name}", f"seed={seed}", "search_space=nb201",
                        "pruner=none"]) if name in ("grid", "qmc") else compose_cfg([f"strategy={name}", f"seed={seed}"])
@@ -132,7 +132,7 @@ def test_qmc_skips_points_whose_architecture_was_evaluated(compose_cfg):
 
 
 def test_parallel_workers_share_the_seed_of_one_sequence_samplers():
-    from nas_cli.parallel import worker_seed
+    from nas_cli.study.workers import worker_seed
 
     for target, seeds in [("nas_cli.strategies.grid.make_grid_sampler", [5, 5]),
                           ("nas_cli.strategies.qmc.DistinctQMCSampler", [5, 5]),
@@ -281,7 +281,7 @@ def test_bad_strategy_arguments_are_config_errors(compose_cfg):
     from omegaconf import OmegaConf
 
     from nas_cli.errors import ConfigError
-    from nas_cli.study import make_sampler_and_pruner
+    from nas_cli.study.setup import make_sampler_and_pruner
 
     cfg = compose_cfg(["strategy=evolution", "strategy.sampler.tournament_size=50"])
     with pytest.raises(ConfigError, match="tournament_size"):
@@ -296,7 +296,7 @@ def test_bad_strategy_arguments_are_config_errors(compose_cfg):
 def test_every_pruner_yaml_builds_and_the_guard_stops_nan(compose_cfg, name):
     from omegaconf import OmegaConf
 
-    from nas_cli.study import make_sampler_and_pruner
+    from nas_cli.study.setup import make_sampler_and_pruner
 
     cfg = OmegaConf.to_container(compose_cfg([f"pruner={name}", "pruner.nan_guard=true"]), resolve=True)
     pruner = make_sampler_and_pruner(cfg)[1]
@@ -309,7 +309,7 @@ def test_every_pruner_yaml_builds_and_the_guard_stops_nan(compose_cfg, name):
 
 
 def test_divergence_guard_wraps_another_pruner():
-    from nas_cli.pruners import GuardedPruner
+    from nas_cli.trial.pruners import GuardedPruner
 
     study = optuna.create_study(direction="minimize",
                                 pruner=GuardedPruner(optuna.pruners.NopPruner(), nan_guard=True, divergence_factor=3))

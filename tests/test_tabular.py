@@ -84,7 +84,7 @@ def test_bad_tables_are_clear_config_errors(nas, tmp_path, case, needle):
 
 def test_tabular_benchmark_lookup_api(tmp_path):
     from nas_cli.errors import ConfigError
-    from nas_cli.tabular import TabularBenchmark
+    from nas_cli.study.tabular import TabularBenchmark
 
     rows = write_table(tmp_path / "t.csv")
     table = TabularBenchmark(tmp_path / "t.csv")
@@ -130,8 +130,8 @@ def test_ctrl_c_in_tabular_mode_records_every_trial_and_resume_finishes(nas, tmp
 
     from hydra.core.global_hydra import GlobalHydra
 
-    import nas_cli.tabular as tabular_mod
-    from nas_cli.search import search_command
+    import nas_cli.study.tabular as tabular_mod
+    from nas_cli.commands.search import search_command
 
     write_table(tmp_path / "table.csv")
     real, calls = tabular_mod.tabular_objective, []

@@ -1,6 +1,8 @@
 """Dataset registry: each family turns its options into preloaded tensors plus a `DataSpec`.
 
 No Hydra here: a builder takes plain keyword options and returns a `Data`.
+
+May import: the ground layer only (beside the flow: no trial, study or task knowledge).
 """
 
 from __future__ import annotations

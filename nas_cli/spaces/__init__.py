@@ -3,6 +3,8 @@
 A space samples a plain arch dict from an Optuna trial and builds an `nn.Module` from that dict
 anywhere (no trial, no Hydra). Its name is saved in checkpoints so export can find the builder.
 Modules are imported lazily so that `nas --help` and tabular searches never import torch.
+
+May import: the ground layer only (torch lazily, in the network builders).
 """
 
 from __future__ import annotations

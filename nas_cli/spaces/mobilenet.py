@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from nas_cli.errors import ConfigError
 from nas_cli.spaces import SearchSpace
+from nas_cli.spaces.activations import MOBILENET_ACTIVATIONS
 
 DEFAULT_STAGES = (
     {"channels": 16, "stride": 1},
@@ -22,7 +23,7 @@ DEFAULT_STAGES = (
     {"channels": 80, "stride": 2},
     {"channels": 112, "stride": 1},
 )
-ACTIVATIONS = {"relu": "ReLU", "relu6": "ReLU6", "hswish": "Hardswish", "silu": "SiLU"}
+ACTIVATIONS = MOBILENET_ACTIVATIONS
 
 
 def _ints(key: str, values, allowed=None) -> list[int]:

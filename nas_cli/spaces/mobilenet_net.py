@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from nas_cli.errors import ConfigError
-from nas_cli.spaces.mobilenet import ACTIVATIONS
+from nas_cli.spaces.activations import MOBILENET_ACTIVATIONS as ACTIVATIONS
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:

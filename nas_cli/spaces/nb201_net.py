@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import nn
 
 from nas_cli.errors import ConfigError
-from nas_cli.spaces.nb201 import EDGES, string_to_ops
+from nas_cli.spaces.nb201_cell import EDGES, string_to_ops
 
 
 class ReLUConvBN(nn.Sequential):

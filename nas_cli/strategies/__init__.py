@@ -7,4 +7,6 @@
 
 All of them derive their state from the study's trials (so several processes can share one
 storage) and draw their randomness from `(seed, trial.number)` (so a seed fixes the sequence).
+
+May import: `spaces/` and the ground layer (and Optuna, NumPy).
 """

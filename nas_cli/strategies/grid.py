@@ -17,7 +17,7 @@ class SpaceGridSampler(GridSampler):
     architecture once (nb201: 9,445 of 15,625 points). Other spaces keep their whole grid."""
 
     def __init__(self, search_space: dict[str, list], seed: int | None = None) -> None:
-        from nas_cli.strategies.surrogate import cell_key
+        from nas_cli.strategies.cells import cell_key
 
         super().__init__(search_space, seed=seed)
         seen, distinct = set(), []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from optuna.samplers import QMCSampler
 from optuna.trial import TrialState
 
-from nas_cli.strategies.surrogate import cell_key
+from nas_cli.strategies.cells import cell_key
 
 MAX_SKIPS = 64  # then the point is taken anyway (a nearly exhausted space)
 

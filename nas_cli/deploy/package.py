@@ -1,0 +1,24 @@
+"""Export one fine-tuned model into a directory: files, verification, model card, compressed variants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def export_selected(settings: dict, ctx, out: dict, cost: dict, export_dir: Path, dataset: str, reporter) -> dict:
+    """Export one fine-tuned model (files, verification, model card, compressed variants) into `export_dir`."""
+    from nas_cli.deploy.compress import compress_step
+    from nas_cli.deploy.export import export_all, write_model_card
+
+    ex, model = settings["export"], out["model"]
+    result = export_all(model, space_name=ctx.space.name, arch=out["arch"], hparams=out["hparams"].to_dict(),
+                        spec=ctx.data.spec, config=settings, inputs=ctx.data.test_x[:256], out_dir=export_dir,
+                        tolerance=float(ex["tolerance"]), onnx=bool(ex["onnx"]), torch_export=bool(ex["torch_export"]),
+                        signature=ctx.task.signature(ctx.data.spec))
+    card = write_model_card(export_dir / "model_card.md", space_name=ctx.space.name,
+                            description=ctx.space.describe(out["arch"]), arch=out["arch"],
+                            hparams=out["hparams"].to_dict(), test=out["test"], cost=cost, export=result,
+                            dataset=dataset, signature=ctx.task.signature(ctx.data.spec))
+    result["files"]["model_card"] = str(card)
+    compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter)
+    return result

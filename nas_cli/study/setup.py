@@ -1,0 +1,104 @@
+"""What every trial of a study shares, set up once: hardware, data (preloaded), space, sampler, pruner
+and the Optuna study itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nas_cli.errors import ConfigError, NasError
+
+
+def make_sampler_and_pruner(settings: dict):
+    from hydra.utils import instantiate
+
+    try:
+        sampler = instantiate(settings["strategy"]["sampler"])
+    except Exception as exc:
+        raise ConfigError(f"strategy={settings['strategy']['name']}: cannot build the sampler: {_root(exc)}") from None
+    try:
+        from nas_cli.trial.pruners import guard
+
+        pruner = guard(instantiate(settings["pruner"]["pruner"]), settings["pruner"])  # NaN/divergence guard
+    except Exception as exc:
+        raise ConfigError(f"pruner={settings['pruner']['name']}: cannot build the pruner: {_root(exc)}") from None
+    return sampler, pruner
+
+
+def _root(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {exc}"
+
+
+def open_study(settings: dict, objectives, run_dir: Path, summary: dict):
+    import warnings
+
+    import optuna
+
+    from nas_cli.study.storage import open_storage, resolve_storage
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    spec = resolve_storage(settings.get("storage"), run_dir)
+    summary["storage"] = spec
+    from nas_cli.study.recovery import repair_journal
+
+    repair_journal(spec)  # a torn last record from a killed writer would poison every later append
+    sampler, pruner = make_sampler_and_pruner(settings)
+    if len(objectives) > 1:
+        pruner = optuna.pruners.NopPruner()  # Optuna's pruners are single-objective
+        summary["pruning"] = "off: multi-objective study"
+    try:
+        study = optuna.create_study(storage=open_storage(spec), study_name=str(settings["study"]["name"]),
+                                    sampler=sampler, pruner=pruner, directions=[d for _, d in objectives],
+                                    load_if_exists=True)
+    except (ValueError, UnicodeDecodeError) as exc:  # a journal damaged by something other than nas
+        raise NasError(f"storage {spec} cannot be read ({type(exc).__name__}: {exc}); "
+                       "restore it from a backup or start a new study") from None
+    if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for _, d in objectives]:
+        raise ConfigError(f"study.name={study.study_name!r} already exists in {spec} with other directions; "
+                          "use another study.name or the same objectives")
+    study.set_metric_names([n for n, _ in objectives])
+    return study
+
+
+def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
+    """Hardware, data (preloaded once), space and study: everything trials share."""
+    from nas_cli.data import load_dataset
+    from nas_cli.hardware import setup_hardware
+    from nas_cli.spaces import build_space
+    from nas_cli.tasks import get_task
+    from nas_cli.trial.objective import TrialContext
+
+    hw = setup_hardware(settings["hardware"])
+    summary["hardware"] = hw.describe()
+    ds = dict(settings["dataset"])
+    try:
+        data = load_dataset(ds.pop("name"), **ds).to(hw.device)
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # an option of the wrong type or value
+        raise ConfigError(f"dataset={settings['dataset']['name']}: bad option ({type(exc).__name__}: {exc}); "
+                          "see configs/dataset/ for the allowed values") from None
+    if hw.channels_last and data.train_x.dim() == 4:
+        import torch
+
+        for name in ("train_x", "val_x", "test_x"):
+            setattr(data, name, getattr(data, name).contiguous(memory_format=torch.channels_last))
+    summary["data"] = {"input_shape": list(data.spec.input_shape), "num_classes": data.spec.num_classes,
+                       **data.info}
+    sp = dict(settings["search_space"])
+    try:
+        space = build_space(sp.pop("name"), spec=data.spec, **sp)
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise ConfigError(f"search_space={settings['search_space']['name']}: bad option "
+                          f"({type(exc).__name__}: {exc}); see configs/search_space/ for the allowed values") from None
+    study = open_study(settings, objectives, run_dir, summary)
+    ctx = TrialContext(space=space, data=data, train=settings["train"], run_dir=run_dir, seed=int(settings["seed"]),
+                       objectives=objectives, device=hw.device, channels_last=hw.channels_last,
+                       autocast_dtype=hw.autocast_dtype, on_epoch=reporter.epoch, task=get_task(data.spec.task))
+    from nas_cli.trial.measure import configure_trial_cost
+
+    configure_trial_cost(ctx, settings, hw)  # latency runtime, batch size, threads; constraint limits
+    from nas_cli.trial.objective import warm_up
+
+    warm_up(ctx.task)  # one-time import costs here, in setup, not in the first trial (nor once per forked worker)
+    return ctx, study

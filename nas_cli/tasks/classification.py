@@ -1,0 +1,74 @@
+"""Classification: cross-entropy on logits, argmax predictions, accuracy and macro precision/recall/F1
+(scikit-learn), one float input `[batch, *input_shape]`, FGSM and Gaussian-noise robustness."""
+
+from __future__ import annotations
+
+from nas_cli.tasks import Signature, Task, TensorSpec
+
+
+class ClassificationTask(Task):
+    name = "classification"
+    metrics = {"accuracy": "maximize", "f1": "maximize", "precision": "maximize", "recall": "maximize",
+               "loss": "minimize"}
+    epoch_metrics = ("loss", "accuracy")
+    score = "accuracy"
+    default_objective = "accuracy:max"
+
+    def loss(self, outputs, targets, label_smoothing: float = 0.0, **_):
+        import torch.nn.functional as F
+
+        return F.cross_entropy(outputs, targets, label_smoothing=label_smoothing)
+
+    def predict(self, outputs):
+        return outputs.argmax(1)
+
+    def evaluate(self, outputs, targets, full: bool = False) -> dict:
+        """Loss and accuracy; with `full`, also macro precision, recall and F1 (scikit-learn)."""
+        pred = self.predict(outputs)
+        out = {"loss": float(self.loss(outputs, targets)), "accuracy": float((pred == targets).float().mean())}
+        if full:
+            out.update(_macro_scores(targets.cpu().numpy(), pred.cpu().numpy()))
+        return out
+
+    def evaluate_numpy(self, outputs, targets) -> dict:
+        """The score of outputs from another runtime (ONNX Runtime logits as numpy)."""
+        import numpy as np
+
+        return {"accuracy": float((np.asarray(outputs).argmax(1) == np.asarray(targets)).mean())}
+
+    def signature(self, spec) -> Signature:
+        return Signature(inputs=(TensorSpec("input", "float32", ("batch", *spec.input_shape)),),
+                         outputs=(TensorSpec("logits", "float32", ("batch", spec.num_classes)),))
+
+    def example_inputs(self, spec, batch_size: int = 1, random: bool = False) -> tuple:
+        import torch
+
+        return ((torch.randn if random else torch.zeros)((int(batch_size), *spec.input_shape)),)
+
+    def robustness(self, model, x, y, *, noise_std: float, fgsm_epsilon: float, seed: int = 0,
+                   batch_size: int = 512, max_samples: int | None = None) -> dict:
+        from nas_cli.tasks.classification_robustness import noise_and_fgsm_accuracy
+
+        return noise_and_fgsm_accuracy(self, model, x, y, noise_std=noise_std, fgsm_epsilon=fgsm_epsilon,
+                                       seed=seed, batch_size=batch_size, max_samples=max_samples)
+
+    def baseline(self, data) -> dict:
+        """Multinomial logistic regression on the flattened inputs (scikit-learn), scored on the test split."""
+        from sklearn.linear_model import LogisticRegression
+
+        x = data.train_x.reshape(len(data.train_x), -1).cpu().numpy()
+        model = LogisticRegression(max_iter=2000).fit(x, data.train_y.cpu().numpy())
+        pred = model.predict(data.test_x.reshape(len(data.test_x), -1).cpu().numpy())
+        truth = data.test_y.cpu().numpy()
+        return {"model": "logistic_regression", "accuracy": float((pred == truth).mean()),
+                **_macro_scores(truth, pred)}
+
+    def warm_up(self) -> None:
+        _macro_scores([0, 1], [0, 1])
+
+
+def _macro_scores(y_true, y_pred) -> dict:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    p, r, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    return {"precision": float(p), "recall": float(r), "f1": float(f1)}
