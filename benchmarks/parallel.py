@@ -46,11 +46,11 @@ def make_workload(n: int, seed: int) -> list[dict]:
     from hydra import compose, initialize_config_module
     from omegaconf import OmegaConf
 
+    from nas_cli.commands.search import register_resolvers
     from nas_cli.data import load_dataset
-    from nas_cli.enqueue import check_param_sets
-    from nas_cli.search import register_resolvers
     from nas_cli.spaces import build_space
-    from nas_cli.trial import sample_hparams
+    from nas_cli.study.enqueue import check_param_sets
+    from nas_cli.trial.objective import sample_hparams
 
     register_resolvers()
     with initialize_config_module(config_module="nas_cli.configs", version_base="1.3"):
@@ -82,7 +82,7 @@ def check_evaluated(run_dir: Path, workload: list[dict], layout: str) -> list:
     """The run's trials are exactly the workload, each set once, all COMPLETE; returns the trials."""
     import optuna
 
-    from nas_cli.storage import open_storage
+    from nas_cli.study.storage import open_storage
 
     study = optuna.load_study(study_name="nas", storage=open_storage(str(run_dir / "study.journal")))
     trials = study.get_trials(deepcopy=False)

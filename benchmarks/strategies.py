@@ -32,7 +32,7 @@ def compose(strategy: str, seed: int, table: str) -> dict:
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from nas_cli.search import register_resolvers
+    from nas_cli.commands.search import register_resolvers
 
     register_resolvers()
     GlobalHydra.instance().clear()
@@ -46,8 +46,8 @@ def compose(strategy: str, seed: int, table: str) -> dict:
 def run_one(strategy: str, seed: int, budgets: list[int], table, space, table_path: str) -> dict:
     import optuna
 
-    from nas_cli.study import make_sampler_and_pruner
-    from nas_cli.tabular import tabular_objective
+    from nas_cli.study.setup import make_sampler_and_pruner
+    from nas_cli.study.tabular import tabular_objective
 
     settings = compose(strategy, seed, table_path)
     sampler, _ = make_sampler_and_pruner(settings)
@@ -174,7 +174,7 @@ def main() -> None:
     import optuna
 
     from nas_cli.spaces.nb201 import NB201Space
-    from nas_cli.tabular import TabularBenchmark
+    from nas_cli.study.tabular import TabularBenchmark
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore")
