@@ -14,6 +14,7 @@ commands:
   report RUN_DIR       write an HTML report with plots into RUN_DIR/report/
   ls [DIR]             list the runs under DIR (default: runs), newest first
   show RUN_DIR         print a run's summary in the terminal
+  predict RUN_DIR IN.. run the exported model on image files, folders or globs (CSV or JSONL out)
   --version            print the version
 
 Overrides use Hydra syntax (key=value, group=option, -m for sweeps). See README.md.
@@ -27,6 +28,7 @@ COMMANDS = {
     "report": ("nas_cli.commands.report", "report_command"),
     "ls": ("nas_cli.commands.runs", "ls_command"),
     "show": ("nas_cli.commands.runs", "show_command"),
+    "predict": ("nas_cli.commands.predict", "predict_command"),
 }
 
 

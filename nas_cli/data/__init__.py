@@ -49,6 +49,9 @@ class Data:
     # Optional batch-level augmentation: f(x_batch, generator) -> x_batch, applied on tensors.
     augment: Callable | None = None
     info: dict = field(default_factory=dict)
+    # How a raw input becomes a model input (for export): kind, size, channels, resize, scale, mean,
+    # std, classes. None: the family does not say, and the export has no preprocess.json.
+    preprocess: dict | None = None
 
     def to(self, device) -> Data:
         """Move every split to `device` once (so trials never copy per batch)."""

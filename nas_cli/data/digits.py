@@ -29,4 +29,7 @@ def load_digits(val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int
         val_x=x[val], val_y=y[val],
         test_x=x[test], test_y=y[test],
         info={"train": len(train), "val": len(val), "test": len(test)},
+        # Raw inputs are 8x8 grey images, 255 = full ink (the data's 0-16 scaled to [0, 1] as in training).
+        preprocess={"kind": "image", "size": [8, 8], "channels": 1, "resize": "stretch", "scale": 255.0,
+                    "mean": [0.0], "std": [1.0], "classes": [str(c) for c in range(10)]},
     )

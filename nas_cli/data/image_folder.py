@@ -45,7 +45,7 @@ def load_image_folder(root=None, image_size=32, channels: int = 3, resize: str =
         train, test = (train[0][rest], train[1][rest]), (train[0][held], train[1][held])
     return make_image_data("image_folder", train, test, val=val, classes=classes, val_fraction=val_fraction,
                            seed=seed, max_train=max_train, mean=mean, std=std, augment=augment,
-                           augment_padding=augment_padding,
+                           augment_padding=augment_padding, resize=resize,
                            info={"root": str(root_path), "classes": classes,
                                  "splits_from_folders": [s for s in ("val", "test") if s in splits]})
 

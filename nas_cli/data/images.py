@@ -68,7 +68,7 @@ def to_float(x, mean: list[float], std: list[float]):
 
 def make_image_data(name: str, train, test, *, classes: list[str], val=None, val_fraction: float = 0.1,
                     seed: int = 0, max_train=None, mean=None, std=None, augment: str = "none",
-                    augment_padding: int = 4, info: dict | None = None) -> Data:
+                    augment_padding: int = 4, info: dict | None = None, resize: str = "stretch") -> Data:
     """Build `Data` from (x uint8 NCHW, y int64) pairs; validation carved from train unless `val` is given.
 
     The test split is only converted, never looked at: statistics come from the training split.
@@ -101,4 +101,6 @@ def make_image_data(name: str, train, test, *, classes: list[str], val=None, val
         augment=make_augment(augment, augment_padding),
         info={"train": len(train_y), "val": len(val[1]), "test": len(test[1]), "mean": mean, "std": std,
               "augment": augment, **(info or {})},
+        preprocess={"kind": "image", "size": list(spec.input_shape[1:]), "channels": channels, "resize": resize,
+                    "scale": 255.0, "mean": mean, "std": std, "classes": [str(c) for c in classes]},
     )

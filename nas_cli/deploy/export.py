@@ -10,13 +10,14 @@ from nas_cli.errors import NasError
 from nas_cli.rundir import atomic_save_with, atomic_write_text
 
 
-def save_checkpoint(path: Path, model, space_name: str, arch: dict, hparams: dict, spec, config: dict) -> Path:
+def save_checkpoint(path: Path, model, space_name: str, arch: dict, hparams: dict, spec, config: dict,
+                    preprocess: dict | None = None) -> Path:
     """`{space, arch, hparams, spec, config, state_dict}`: enough to rebuild the network anywhere."""
     import torch
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     ckpt = {"format": "nas-checkpoint-1", "space": space_name, "arch": arch, "hparams": hparams,
-            "spec": dataclasses.asdict(spec), "config": config, "state_dict": state}
+            "spec": dataclasses.asdict(spec), "config": config, "preprocess": preprocess, "state_dict": state}
     return atomic_save_with(path, lambda tmp: torch.save(ckpt, tmp))
 
 
@@ -96,7 +97,8 @@ def export_pt2(model, example, path: Path) -> tuple[Path, float]:
 
 
 def export_all(model, *, space_name: str, arch: dict, hparams: dict, spec, config: dict, inputs, out_dir: Path,
-               tolerance: float = 1e-4, onnx: bool = True, torch_export: bool = True, signature=None) -> dict:
+               tolerance: float = 1e-4, onnx: bool = True, torch_export: bool = True, signature=None,
+               preprocess: dict | None = None) -> dict:
     """Write model.pt, model.onnx and model.pt2 into `out_dir`; raise NasError if ONNX disagrees with PyTorch."""
     import torch
 
@@ -109,7 +111,7 @@ def export_all(model, *, space_name: str, arch: dict, hparams: dict, spec, confi
     result: dict = {"files": {}, "tolerance": tolerance}
     start = time.perf_counter()
     result["files"]["checkpoint"] = str(save_checkpoint(out_dir / "model.pt", model, space_name, arch, hparams,
-                                                       spec, config))
+                                                       spec, config, preprocess))
     if onnx:
         path = export_onnx(model, example, out_dir / "model.onnx", signature)
         diff = onnx_max_abs_diff(model, path, inputs)
@@ -156,6 +158,15 @@ def write_model_card(path: Path, *, space_name: str, description: str, arch: dic
         f"sess = ort.InferenceSession('model.onnx')   # {_describe_inputs(signature)}", "",
         "import torch",
         "program = torch.export.load('model.pt2').module()",
+        "```", "",
+        "On raw files (the saved preprocessing in `preprocess.json` applied; ONNX Runtime, no torch):", "",
+        "```bash",
+        "nas predict RUN_DIR_or_EXPORT_DIR images/ --out predictions.csv",
+        "```", "",
+        "```python",
+        "import nas_cli.deploy",
+        "predictor = nas_cli.deploy.load('export/')   # or the run directory",
+        "probabilities = predictor.predict(['a.png', 'b.jpg'])   # [N, classes]; predictor.classes names them",
         "```", "",
         "## Architecture and hyperparameters", "", "```json",
         json.dumps({"arch": arch, "hparams": hparams}, indent=2), "```", "",

@@ -14,11 +14,15 @@ def export_selected(settings: dict, ctx, out: dict, cost: dict, export_dir: Path
     result = export_all(model, space_name=ctx.space.name, arch=out["arch"], hparams=out["hparams"].to_dict(),
                         spec=ctx.data.spec, config=settings, inputs=ctx.data.test_x[:256], out_dir=export_dir,
                         tolerance=float(ex["tolerance"]), onnx=bool(ex["onnx"]), torch_export=bool(ex["torch_export"]),
-                        signature=ctx.task.signature(ctx.data.spec))
+                        signature=ctx.task.signature(ctx.data.spec), preprocess=ctx.data.preprocess)
     card = write_model_card(export_dir / "model_card.md", space_name=ctx.space.name,
                             description=ctx.space.describe(out["arch"]), arch=out["arch"],
                             hparams=out["hparams"].to_dict(), test=out["test"], cost=cost, export=result,
                             dataset=dataset, signature=ctx.task.signature(ctx.data.spec))
     result["files"]["model_card"] = str(card)
+    if result["files"].get("onnx") and ctx.data.preprocess:
+        from nas_cli.deploy.raw_inputs import write_raw_input_files
+
+        result["files"].update(write_raw_input_files(ctx.data, export_dir))
     compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter)
     return result

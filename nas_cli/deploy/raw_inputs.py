@@ -1,0 +1,32 @@
+"""What an export needs to take raw inputs: `preprocess.json` (how a file becomes the model's input,
+for `nas predict` without torch) and `drift_reference.json` (training-split statistics for drift checks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write_raw_input_files(data, export_dir: Path) -> dict:
+    """Write both files from `data.preprocess` and the training split; returns {kind: path}."""
+    from nas_cli.deploy.drift import image_reference
+    from nas_cli.deploy.preprocess import image_preprocess, write_preprocess
+    from nas_cli.rundir import atomic_write_json
+
+    pre = dict(data.preprocess)
+    info = image_preprocess(size=pre["size"], channels=pre["channels"], resize=pre["resize"], mean=pre["mean"],
+                            std=pre["std"], classes=pre["classes"], scale=pre["scale"])
+    files = {"preprocess": str(write_preprocess(export_dir, info))}
+    reference = image_reference(training_pixels(data.train_x, info))
+    files["drift_reference"] = str(atomic_write_json(export_dir / "drift_reference.json", reference))
+    return files
+
+
+def training_pixels(x, info: dict):
+    """Normalised float NCHW tensors back to the uint8 pixels they were made from (rounded)."""
+    import torch
+
+    image = info["image"]
+    mean = torch.tensor(image["mean"], dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(image["std"], dtype=torch.float32).view(1, -1, 1, 1)
+    pixels = (x.detach().float().cpu() * std + mean) * float(image["scale"])
+    return pixels.round_().clamp_(0, 255).to(torch.uint8).numpy()
