@@ -15,6 +15,8 @@ commands:
   ls [DIR]             list the runs under DIR (default: runs), newest first
   show RUN_DIR         print a run's summary in the terminal
   predict RUN_DIR IN.. run the exported model on image files, folders or globs (CSV or JSONL out)
+  evaluate RUN_DIR     the exported model on new labelled data: metrics beside the run's, drift, gates
+                       (nas evaluate runs/x dataset=image_folder dataset.root=/new gate.min_accuracy=0.9)
   --version            print the version
 
 Overrides use Hydra syntax (key=value, group=option, -m for sweeps). See README.md.
@@ -29,6 +31,7 @@ COMMANDS = {
     "ls": ("nas_cli.commands.runs", "ls_command"),
     "show": ("nas_cli.commands.runs", "show_command"),
     "predict": ("nas_cli.commands.predict", "predict_command"),
+    "evaluate": ("nas_cli.commands.evaluate", "evaluate_command"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Any class-per-folder image dataset: ROOT/train/<class>/*, optional ROOT/val/<class>/* and ROOT/test/<class>/*.
+"""Any class-per-folder image dataset: ROOT/train/<class>/*, optional ROOT/val/<class>/* and ROOT/test/<class>/*;
+or ROOT/<class>/* alone (every split carved from it).
 
 Images are decoded once per process (threads; Pillow releases the GIL while decoding), resized to
 `image_size` and kept as tensors. Missing val/ or test/ splits are carved from train by ratio with
@@ -59,6 +60,13 @@ def _size(image_size) -> tuple[int, int]:
     return int(values[0]), int(values[1])
 
 
+def _is_class_folder(root: Path) -> bool:
+    """ROOT/<class>/<images> without train/ (the layout of Keras' image_dataset_from_directory):
+    splits are then carved by ratio. A ROOT with val/ or test/ but no train/ is not taken for one."""
+    classes = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return bool(classes) and not {"val", "test"} & {p.name for p in classes}
+
+
 def list_images(split_dir: Path) -> dict[str, list[Path]]:
     """class name -> sorted image paths under split_dir/<class>/ (hidden files and other types skipped)."""
     out = {}
@@ -70,11 +78,12 @@ def list_images(split_dir: Path) -> dict[str, list[Path]]:
 
 
 def decode_folder(root: Path, size: tuple[int, int], channels: int, resize: str) -> dict:
-    if not (root / "train").is_dir():
+    flat = root.is_dir() and not (root / "train").is_dir() and _is_class_folder(root)
+    if not (root / "train").is_dir() and not flat:
         state = "does not exist" if not root.exists() else "has no train/ directory"
         raise ConfigError(f"dataset.root={root} {state}; expected {root}/train/<class>/*.png (or .jpg, ...), "
-                          "optionally with val/ and test/ beside train/")
-    found = list_images(root / "train")
+                          f"optionally with val/ and test/ beside train/, or {root}/<class>/<images> alone")
+    found = list_images(root if flat else root / "train")
     if not found:
         raise ConfigError(f"{root}/train has no class directories; expected {root}/train/<class>/<image files>")
     empty = [c for c, files in found.items() if not files]
@@ -83,7 +92,7 @@ def decode_folder(root: Path, size: tuple[int, int], channels: int, resize: str)
                           f"(extensions: {', '.join(sorted(EXTENSIONS))})")
     classes = list(found)
     out = {"classes": classes, "train": _decode_split(found, classes, size, channels, resize)}
-    for split in ("val", "test"):
+    for split in () if flat else ("val", "test"):
         if (root / split).is_dir():
             listed = list_images(root / split)
             unknown = sorted(set(listed) - set(classes))

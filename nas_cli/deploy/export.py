@@ -162,6 +162,7 @@ def write_model_card(path: Path, *, space_name: str, description: str, arch: dic
         "On raw files (the saved preprocessing in `preprocess.json` applied; ONNX Runtime, no torch):", "",
         "```bash",
         "nas predict RUN_DIR_or_EXPORT_DIR images/ --out predictions.csv",
+        "nas evaluate RUN_DIR dataset.root=NEW_LABELLED_DATA   # metrics beside this run's, drift check",
         "```", "",
         "```python",
         "import nas_cli.deploy",

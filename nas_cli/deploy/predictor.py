@@ -79,8 +79,11 @@ class Predictor:
 
     def run(self, pixels):
         """uint8 (N, H, W, C) -> probabilities: preprocessing, one session.run, softmax."""
-        x = to_model_input(pixels, self.info)
-        return softmax(self.session.run([self.output_name], {self.input_name: x})[0])
+        return softmax(self.logits(to_model_input(pixels, self.info)))
+
+    def logits(self, model_input):
+        """float32 (N, C, H, W), already preprocessed -> the model's logits (one session.run)."""
+        return self.session.run([self.output_name], {self.input_name: model_input})[0]
 
     def iter_files(self, paths: Sequence, batch_size: int = 64, strict: bool = False) -> Iterator[Batch]:
         """Batches of predictions over `paths`, in order; unreadable files are listed in `failures`.

@@ -109,6 +109,26 @@ def _model_card(run_dir: Path) -> str:
     return f'<h2>Model card</h2><div class="card">{body}</div><p><a href="../export/model_card.md">model_card.md</a></p>'
 
 
+def _evaluations(run_dir: Path) -> str:
+    """One row per `nas evaluate` of this run: when, which data, the score and the drift verdict."""
+    from nas_cli.deploy.evaluation_record import list_evaluations
+
+    records = list_evaluations(run_dir)
+    if not records:
+        return ("<h2>Evaluations</h2><p>None yet: <code>nas evaluate RUN_DIR dataset.root=NEW_DATA</code> "
+                "measures the exported model on new labelled data.</p>")
+    rows = []
+    for r in records:
+        result, drift, gate = r["result"], r["result"].get("drift"), r.get("gate")
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items() if k != "loss")
+        data = r["data"].get("root") or r["data"].get("path") or r["data"].get("name")
+        rows.append([r["time"], data, f"{result['count']} ({result['split']})", metrics,
+                     drift["verdict"] if drift else "not measured",
+                     "" if not gate else ("passed" if gate["passed"] else "failed"),
+                     str(Path(r["path"]).relative_to(run_dir))])
+    return "<h2>Evaluations</h2>" + _table(["when", "data", "examples", "metrics", "drift", "gate", "file"], rows)
+
+
 def _figure(out: Path, name: str, title: str, caption: str) -> str:
     data = base64.b64encode((out / name).read_bytes()).decode("ascii")
     return (f'<figure id="{escape(name)}"><h3>{escape(title)}</h3>'
@@ -128,5 +148,5 @@ def render(*, run_dir: Path, settings: dict, summary: dict, objectives, n_trials
             parts.append(_importances(importances))
     if notes:
         parts.append("<h3>Plots not drawn</h3><ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>")
-    parts += [_model_card(run_dir), f"<p><small>written {_when(time.time())} by nas report</small></p></body></html>"]
+    parts += [_evaluations(run_dir), _model_card(run_dir), f"<p><small>written {_when(time.time())} by nas report</small></p></body></html>"]
     return "\n".join(parts)

@@ -83,8 +83,12 @@ class Task:
     def evaluate(self, outputs, targets, full: bool = False) -> dict:
         raise NotImplementedError
 
-    def evaluate_numpy(self, outputs, targets) -> dict:
+    def evaluate_numpy(self, outputs, targets, full: bool = False) -> dict:
         raise NotImplementedError
+
+    def per_class(self, outputs, targets, classes: list[str]) -> list[dict]:
+        """Per-class rows for reports; none by default."""
+        return []
 
     def signature(self, spec) -> Signature:
         raise NotImplementedError

@@ -30,11 +30,32 @@ class ClassificationTask(Task):
             out.update(_macro_scores(targets.cpu().numpy(), pred.cpu().numpy()))
         return out
 
-    def evaluate_numpy(self, outputs, targets) -> dict:
-        """The score of outputs from another runtime (ONNX Runtime logits as numpy)."""
+    def evaluate_numpy(self, outputs, targets, full: bool = False) -> dict:
+        """The score of logits from another runtime (ONNX Runtime, numpy); with `full`, the loss and
+        macro precision/recall/F1 too (what `nas evaluate` reports)."""
         import numpy as np
 
-        return {"accuracy": float((np.asarray(outputs).argmax(1) == np.asarray(targets)).mean())}
+        logits, truth = np.asarray(outputs, dtype=np.float64), np.asarray(targets)
+        pred = logits.argmax(1)
+        out = {"accuracy": float((pred == truth).mean())}
+        if full:
+            z = logits - logits.max(axis=1, keepdims=True)
+            log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            out["loss"] = float(-log_p[np.arange(len(truth)), truth].mean())
+            out.update(_macro_scores(truth, pred))
+        return out
+
+    def per_class(self, outputs, targets, classes: list[str]) -> list[dict]:
+        """Count and recall per true class (which classes a shift hurts)."""
+        import numpy as np
+
+        pred, truth = np.asarray(outputs).argmax(1), np.asarray(targets)
+        rows = []
+        for k, name in enumerate(classes):
+            mask = truth == k
+            if mask.any():
+                rows.append({"class": name, "count": int(mask.sum()), "recall": float((pred[mask] == k).mean())})
+        return rows
 
     def signature(self, spec) -> Signature:
         return Signature(inputs=(TensorSpec("input", "float32", ("batch", *spec.input_shape)),),
