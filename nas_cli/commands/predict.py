@@ -1,4 +1,5 @@
 """`nas predict RUN_DIR INPUT...`: classify image files with a run's exported ONNX model; no torch.
+(A table model takes CSV files instead: see commands/predict_tables.py.)
 
     nas predict runs/<run> photos/ extra.jpg "more/**/*.png" --out predictions.csv
     nas predict runs/<run>/export img.png --format jsonl --top-k 5
@@ -20,7 +21,6 @@ arguments (missing run dir or preprocess.json, no inputs matched, bad --top-k or
 from __future__ import annotations
 
 import argparse
-import glob
 import sys
 from pathlib import Path
 
@@ -37,7 +37,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="nas predict", description="Classify images with a run's exported ONNX model.")
     ap.add_argument("run_dir", metavar="RUN_DIR", help="run directory, or its export folder")
-    ap.add_argument("inputs", metavar="INPUT", nargs="+", help="image files, folders (recursive) or globs")
+    ap.add_argument("inputs", metavar="INPUT", nargs="+",
+                    help="image files, folders (recursive) or globs; CSV/TSV files for a table model")
     ap.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
     ap.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default csv)")
     ap.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per model call (default 64)")
@@ -69,6 +70,10 @@ def _predict(opts) -> int:
     if opts.top_k < 1:
         raise ConfigError(f"--top-k must be >= 1, got {opts.top_k}")
     predictor = load(opts.run_dir)  # first: a bad RUN_DIR is reported before any file walk
+    if getattr(predictor, "kind", "image") == "table":
+        from nas_cli.commands.predict_tables import predict_tables
+
+        return predict_tables(predictor, opts)
     paths = expand_inputs(opts.inputs)
     top_k = min(opts.top_k, len(predictor.classes))
     lines: list[str] = []
@@ -99,35 +104,11 @@ def _predict(opts) -> int:
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files in order of the arguments: files as given, folders recursively, globs expanded; no repeats."""
+    """Image files in order of the arguments: files as given, folders recursively, globs expanded."""
+    from nas_cli.commands.input_files import expand_inputs as expand
     from nas_cli.data.image_folder import EXTENSIONS
 
-    found: list[Path] = []
-    for arg in inputs:
-        path = Path(arg)
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
-            found.extend(_images_under(path, EXTENSIONS))
-        elif glob.has_magic(arg):
-            for match in sorted(glob.glob(arg, recursive=True)):
-                match = Path(match)
-                if match.is_dir():
-                    found.extend(_images_under(match, EXTENSIONS))
-                elif match.is_file() and match.suffix.lower() in EXTENSIONS:
-                    found.append(match)
-        else:
-            raise ConfigError(f"{arg}: no such file or folder")
-    unique = list(dict.fromkeys(found))
-    if not unique:
-        raise ConfigError(f"no image files matched {' '.join(inputs)} "
-                          f"(extensions: {', '.join(sorted(EXTENSIONS))})")
-    return unique
-
-
-def _images_under(folder: Path, extensions) -> list[Path]:
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith("."))
+    return expand(inputs, EXTENSIONS, "image")
 
 
 def format_rows(paths: list[str], probabilities, classes: list[str], top_k: int, fmt: str) -> str:

@@ -22,7 +22,29 @@ DATASETS: dict[str, str] = {
     "cifar10": "nas_cli.data.torchvision_sets:load_cifar10",
     "cifar100": "nas_cli.data.torchvision_sets:load_cifar100",
     "image_folder": "nas_cli.data.image_folder:load_image_folder",
+    "csv": "nas_cli.data.tables:load_csv",
+    "breast_cancer": "nas_cli.data.tables:load_breast_cancer",
+    "wine": "nas_cli.data.tables:load_wine",
+    "iris": "nas_cli.data.tables:load_iris",
+    "diabetes": "nas_cli.data.tables:load_diabetes",
 }
+
+# What kind of input a dataset family gives (picks `search_space=auto`); unlisted families: image.
+KINDS: dict[str, str] = {"csv": "table", "breast_cancer": "table", "wine": "table", "iris": "table",
+                         "diabetes": "table"}
+
+
+def dataset_kind(name: str | None) -> str:
+    return KINDS.get(str(name), "image")
+
+
+def resolve_task(options: dict) -> str:
+    """`dataset.task=auto`: the task the data implies (tables: from the target column)."""
+    if dataset_kind(options.get("name")) != "table":
+        return "classification"
+    from nas_cli.data.tables import infer_task_of_options
+
+    return infer_task_of_options(dict(options))
 
 
 @dataclass(frozen=True)
@@ -31,8 +53,13 @@ class DataSpec:
 
     name: str
     input_shape: tuple[int, ...]  # per example, e.g. (1, 8, 8) or (3, 32, 32)
-    num_classes: int
+    num_classes: int  # output width: classes, or 1 for regression
     task: str = "classification"
+    # Tables: {"n_numeric": F, "cardinalities": [codes per categorical column, 0 = missing/unseen included],
+    # "numeric_names": [...], "categorical_names": [...]}; inputs are [N, F + K] float32, numeric first.
+    table: dict | None = None
+    # Regression: (mean, std) of the training split's target; the network ends in y = z * std + mean.
+    target_scale: tuple[float, float] | None = None
 
 
 @dataclass
@@ -52,6 +79,9 @@ class Data:
     # How a raw input becomes a model input (for export): kind, size, channels, resize, scale, mean,
     # std, classes. None: the family does not say, and the export has no preprocess.json.
     preprocess: dict | None = None
+    # Tables: each split's rows as read ({"train"|"val"|"test": pandas DataFrame}, target column
+    # included), for the export's drift reference and for `nas evaluate` (the export's own transform).
+    raw: dict | None = None
 
     def to(self, device) -> Data:
         """Move every split to `device` once (so trials never copy per batch)."""

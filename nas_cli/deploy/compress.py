@@ -11,17 +11,25 @@ import time
 from pathlib import Path
 
 
-def onnx_score(session, x, y, task=None, batch_size: int = 1024) -> float:
-    """The task's score (classification: top-1 accuracy) of an ONNX Runtime session on tensors `x`, `y`."""
+def onnx_score(session, x, y, task=None, batch_size: int = 1024, spec=None) -> float:
+    """The task's score (classification: top-1 accuracy) of an ONNX Runtime session on tensors `x`, `y`
+    (stored form; a table's packed rows are fed as the exported named inputs when `spec` is given)."""
     import numpy as np
 
     from nas_cli.tasks import get_task
 
     task = task or get_task(None)
-    name = session.get_inputs()[0].name
-    xs = x.detach().cpu().float().contiguous().numpy()
-    outs = [session.run(None, {name: xs[i:i + batch_size]})[0] for i in range(0, len(xs), batch_size)]
+    outs = [session.run(None, _feeds(session, x[i:i + batch_size], spec))[0] for i in range(0, len(x), batch_size)]
     return task.evaluate_numpy(np.concatenate(outs), y.cpu().numpy())[task.score]
+
+
+def _feeds(session, x, spec) -> dict:
+    names = [i.name for i in session.get_inputs()]
+    if spec is not None and spec.table is not None:
+        from nas_cli.tasks.inputs import onnx_feeds
+
+        return onnx_feeds(spec, x, names)
+    return {names[0]: x.detach().cpu().float().contiguous().numpy()}
 
 
 def measure_variant(name: str, path: Path, data, example, opts: dict, task=None) -> dict:
@@ -30,7 +38,7 @@ def measure_variant(name: str, path: Path, data, example, opts: dict, task=None)
 
     sess = onnx_session(path, opts["threads"])
     row = {"variant": name, "file": str(path), "size_bytes": path.stat().st_size,
-           score_key(task): onnx_score(sess, data.test_x, data.test_y, task), "latency_threads": opts["threads"]}
+           score_key(task): onnx_score(sess, data.test_x, data.test_y, task, spec=data.spec), "latency_threads": opts["threads"]}
     for bs in dict.fromkeys((1, int(opts["batch_size"]))):
         lat = measure_latency_onnx(None, example, bs, opts["repeats"], opts["warmup"], session=sess)
         row[f"latency_ms_b{bs}"] = round(lat["median_ms"], 5)
@@ -39,11 +47,10 @@ def measure_variant(name: str, path: Path, data, example, opts: dict, task=None)
 
 
 class _Calibration:
-    """onnxruntime.quantization CalibrationDataReader over training images."""
+    """onnxruntime.quantization CalibrationDataReader over training inputs."""
 
-    def __init__(self, input_name: str, x, batch_size: int = 32) -> None:
-        xs = x.detach().cpu().float().contiguous().numpy()
-        self._batches = iter([{input_name: xs[i:i + batch_size]} for i in range(0, len(xs), batch_size)])
+    def __init__(self, session, x, spec=None, batch_size: int = 32) -> None:
+        self._batches = iter([_feeds(session, x[i:i + batch_size], spec) for i in range(0, len(x), batch_size)])
 
     def get_next(self):
         return next(self._batches, None)
@@ -66,8 +73,7 @@ def quantize(fp32_path: Path, mode: str, data, calibration_samples: int) -> Path
         if mode == "dynamic":
             q.quantize_dynamic(str(src), str(out), weight_type=q.QuantType.QInt8)
         else:
-            name = onnx_session(src).get_inputs()[0].name
-            reader = _Calibration(name, data.train_x[:calibration_samples])
+            reader = _Calibration(onnx_session(src), data.train_x[:calibration_samples], data.spec)
             q.quantize_static(str(src), str(out), reader, quant_format=q.QuantFormat.QDQ,
                               activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8)
     finally:

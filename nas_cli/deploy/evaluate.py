@@ -42,12 +42,16 @@ def _same(given, want) -> bool:
     return given == want
 
 
+def check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ConfigError(f"--split {split!r} is not allowed; choose one of: {', '.join(SPLITS)}")
+
+
 def pick_split(data, split: str):
     """(x, y) of one split, or of all three concatenated (new labelled data: every example counts)."""
     import torch
 
-    if split not in SPLITS:
-        raise ConfigError(f"--split {split!r} is not allowed; choose one of: {', '.join(SPLITS)}")
+    check_split(split)
     names = ("train", "val", "test") if split == "all" else (split,)
     xs = [getattr(data, f"{n}_x") for n in names]
     ys = [getattr(data, f"{n}_y") for n in names]
@@ -73,7 +77,12 @@ def evaluate_export(export_dir: Path, data, task, *, split: str, batch_size: int
 
     from nas_cli.deploy.predictor import load
 
+    check_split(split)
     predictor = load(export_dir)
+    if getattr(predictor, "kind", "image") == "table":
+        from nas_cli.deploy.evaluate_table import evaluate_table_export
+
+        return evaluate_table_export(predictor, data, task, split=split, alpha=alpha)
     info = predictor.info
     x, y = pick_split(data, split)
     want = [info["image"]["channels"], *info["image"]["size"]]

@@ -60,17 +60,34 @@ def evaluation_markdown(record: dict) -> str:
     if drift is None:
         lines.append(result.get("drift_note", "not measured"))
     else:
-        lines += [f"**{drift['verdict']}**", "",
-                  f"{drift['count']} images against {drift['reference_count']} training images.", "",
-                  "| channel | mean | mean shift | in training std | std ratio |", "|---|---|---|---|---|"]
-        lines += [f"| {c['channel']} | {c['mean']:.4f} | {c['mean_shift']:+.4f} | {c['mean_shift_in_std']:+.2f} "
-                  f"| {c['std_ratio']:.3f} |" for c in drift["channels"]]
+        lines += [f"**{drift['verdict']}**", ""]
+        lines += _image_drift(drift) if "channels" in drift else _table_drift(drift)
         if drift["drifted_features"]:
             lines += ["", "Features that differ: " + ", ".join(f"`{f}`" for f in drift["drifted_features"])]
     gate = record.get("gate")
     if gate:
         lines += ["", "## Gate", "", "passed" if gate["passed"] else f"**failed**: {gate['reason']}"]
     return "\n".join(lines) + "\n"
+
+
+def _image_drift(drift: dict) -> list[str]:
+    lines = [f"{drift['count']} images against {drift['reference_count']} training images.", "",
+             "| channel | mean | mean shift | in training std | std ratio |", "|---|---|---|---|---|"]
+    return lines + [f"| {c['channel']} | {c['mean']:.4f} | {c['mean_shift']:+.4f} | {c['mean_shift_in_std']:+.2f} "
+                    f"| {c['std_ratio']:.3f} |" for c in drift["channels"]]
+
+
+def _table_drift(drift: dict) -> list[str]:
+    lines = [f"{drift['count']} rows against {drift['reference_count']} training rows.", "",
+             "| column | kind | drifted | PSI | mean shift (training std) | new categories | missing rate change |",
+             "|---|---|---|---|---|---|---|"]
+    for c in drift.get("columns", []):
+        shift = c.get("mean_shift_in_std")
+        new = c.get("new_category_rate")
+        lines.append(f"| {c['column']} | {c['kind']} | {'yes' if c['drifted'] else 'no'} | {_num(c.get('psi'))} "
+                     f"| {'-' if shift is None else f'{shift:+.2f}'} | {'-' if new is None else f'{new:.1%}'} "
+                     f"| {_num(c.get('missing_rate_change'))} |")
+    return lines
 
 
 def list_evaluations(run_dir: Path) -> list[dict]:

@@ -61,14 +61,19 @@ def export_onnx(model, example, path: Path, signature=None) -> Path:
     names = (signature.input_names, signature.output_names) if signature is not None else (["input"], ["logits"])
 
     def write(tmp):
-        torch.onnx.export(model, example, str(tmp), input_names=names[0], output_names=names[1],
-                          dynamic_shapes=_dynamic_batch(example), external_data=False, verbose=False)
+        import warnings
+
+        with warnings.catch_warnings():  # several inputs share the batch axis: the exporter says so, harmlessly
+            warnings.filterwarnings("ignore", message=".*axis name.*will not be used.*")
+            torch.onnx.export(model, example, str(tmp), input_names=names[0], output_names=names[1],
+                              dynamic_shapes=_dynamic_batch(example), external_data=False, verbose=False)
 
     return atomic_save_with(path, write)
 
 
 def onnx_max_abs_diff(model, path: Path, inputs) -> float:
-    """Largest |onnxruntime - PyTorch| over `inputs` (a real batch), at batch 1 and the full batch."""
+    """Largest |onnxruntime - PyTorch| over `inputs` (a real batch), at batch 1 and the full batch,
+    divided by the largest |output| when that is above 1."""
     import numpy as np
     import onnxruntime as ort
     import torch
@@ -79,7 +84,10 @@ def onnx_max_abs_diff(model, path: Path, inputs) -> float:
         with torch.inference_mode():
             ref = model(*xs).float().numpy()
         got = sess.run(None, {i.name: x.numpy() for i, x in zip(sess.get_inputs(), xs, strict=True)})[0]
-        worst = max(worst, float(np.max(np.abs(got - ref))))
+        # Relative to the outputs' size once they exceed 1: float32 rounding grows with the magnitude
+        # (a regression in the target's units, logits in the hundreds), not with a wrong graph.
+        scale = max(1.0, float(np.max(np.abs(ref))))
+        worst = max(worst, float(np.max(np.abs(got - ref))) / scale)
     return worst
 
 

@@ -12,7 +12,8 @@ def export_selected(settings: dict, ctx, out: dict, cost: dict, export_dir: Path
 
     ex, model = settings["export"], out["model"]
     result = export_all(model, space_name=ctx.space.name, arch=out["arch"], hparams=out["hparams"].to_dict(),
-                        spec=ctx.data.spec, config=settings, inputs=ctx.data.test_x[:256], out_dir=export_dir,
+                        spec=ctx.data.spec, config=settings, inputs=ctx.task.export_inputs(ctx.data.spec, ctx.data.test_x[:256]),
+                        out_dir=export_dir,
                         tolerance=float(ex["tolerance"]), onnx=bool(ex["onnx"]), torch_export=bool(ex["torch_export"]),
                         signature=ctx.task.signature(ctx.data.spec), preprocess=ctx.data.preprocess)
     card = write_model_card(export_dir / "model_card.md", space_name=ctx.space.name,
@@ -23,6 +24,6 @@ def export_selected(settings: dict, ctx, out: dict, cost: dict, export_dir: Path
     if result["files"].get("onnx") and ctx.data.preprocess:
         from nas_cli.deploy.raw_inputs import write_raw_input_files
 
-        result["files"].update(write_raw_input_files(ctx.data, export_dir))
+        result["files"].update(write_raw_input_files(ctx.data, export_dir, ctx.task.signature(ctx.data.spec)))
     compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter)
     return result

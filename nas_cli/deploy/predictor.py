@@ -163,13 +163,29 @@ def _threads(n: int, name: str):
     return ThreadPoolExecutor(max_workers=n, thread_name_prefix=name)
 
 
-def load(path, threads: int | None = None) -> Predictor:
-    """Predictor for RUN_DIR or EXPORT_DIR: model.onnx + preprocess.json, CPU provider."""
-    import onnxruntime as ort
-
+def load(path, threads: int | None = None):
+    """Predictor for RUN_DIR or EXPORT_DIR: model.onnx + preprocess.json, CPU provider (a `Predictor`
+    for images, a `TablePredictor` for tables)."""
     export_dir = find_export_dir(path)
     info = read_preprocess(export_dir)
     threads = int(threads or cpu_count())
+    model = export_dir / "model.onnx"
+    session = onnx_session(model, threads)
+    if info["input"].get("kind") == "table":
+        from nas_cli.deploy.table_predictor import TablePredictor
+
+        names = {i.name for i in session.get_inputs()}
+        if names != set(info["input"]["names"]):
+            raise ConfigError(f"{model} has inputs {sorted(names)}, preprocess.json says "
+                              f"{info['input']['names']}; preprocess.json belongs to another export")
+        return TablePredictor(export_dir, info, session, threads)
+    _check_signature(session, info, model)
+    return Predictor(export_dir, info, session, threads)
+
+
+def onnx_session(model: Path, threads: int):
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -177,13 +193,10 @@ def load(path, threads: int | None = None) -> Predictor:
     # Idle ORT workers spin by default, taking the cores the decode thread needs between runs
     # (on 2 cores: 0.39 s instead of 0.48 s for 2,000 CIFAR images, benchmarks/predict.py).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    model = export_dir / "model.onnx"
     try:
-        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ConfigError(f"{model} cannot be loaded by ONNX Runtime ({type(exc).__name__}: {exc})") from None
-    _check_signature(session, info, model)
-    return Predictor(export_dir, info, session, threads)
 
 
 def _check_signature(session, info: dict, model: Path) -> None:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nas_cli.deploy.export_format import FILENAME, FORMAT, REEXPORT
 from nas_cli.errors import ConfigError
 
-FORMAT = "nas-preprocess-1"
-FILENAME = "preprocess.json"
 RESIZE = ("stretch", "crop")
-_REEXPORT = "re-export it with: nas export RUN_DIR"
 
 
 def image_preprocess(*, size, channels: int, resize: str, mean, std, classes, scale: float = 255.0) -> dict:
@@ -49,11 +47,11 @@ def read_preprocess(export_dir) -> dict:
 
     path = Path(export_dir) / FILENAME
     if not path.is_file():
-        raise ConfigError(f"{path} is missing: this export predates `nas predict`; {_REEXPORT}")
+        raise ConfigError(f"{path} is missing: this export predates `nas predict`; {REEXPORT}")
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path} is not readable JSON ({exc}); {_REEXPORT}") from None
+        raise ConfigError(f"{path} is not readable JSON ({exc}); {REEXPORT}") from None
     check_preprocess(info, str(path))
     return info
 
@@ -61,11 +59,17 @@ def read_preprocess(export_dir) -> dict:
 def check_preprocess(info, where: str) -> None:
     """Raise ConfigError naming the first key that is missing or wrong."""
     def bad(key: str, why: str) -> ConfigError:
-        return ConfigError(f"{where}: key {key!r} {why}; {_REEXPORT}")
+        return ConfigError(f"{where}: key {key!r} {why}; {REEXPORT}")
 
     if not isinstance(info, dict) or info.get("format") != FORMAT:
         got = info.get("format") if isinstance(info, dict) else type(info).__name__
         raise bad("format", f"must be {FORMAT!r}, got {got!r}")
+    if isinstance(info.get("input"), dict) and info["input"].get("kind") == "table":
+        from nas_cli.deploy.table_preprocess import check_table_preprocess
+
+        if not isinstance(info.get("output"), dict) or not isinstance(info["output"].get("name"), str):
+            raise bad("output.name", "must be a string")
+        return check_table_preprocess(info, where)
     for key in ("input", "image", "output"):
         if not isinstance(info.get(key), dict):
             raise bad(key, "is missing or not an object")

@@ -6,13 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_raw_input_files(data, export_dir: Path) -> dict:
+def write_raw_input_files(data, export_dir: Path, signature=None) -> dict:
     """Write both files from `data.preprocess` and the training split; returns {kind: path}."""
     from nas_cli.deploy.drift import image_reference
     from nas_cli.deploy.preprocess import image_preprocess, write_preprocess
     from nas_cli.rundir import atomic_write_json
 
     pre = dict(data.preprocess)
+    if pre.get("kind") == "table":
+        return _write_table_files(data, export_dir, signature)
     info = image_preprocess(size=pre["size"], channels=pre["channels"], resize=pre["resize"], mean=pre["mean"],
                             std=pre["std"], classes=pre["classes"], scale=pre["scale"])
     files = {"preprocess": str(write_preprocess(export_dir, info))}
@@ -30,3 +32,17 @@ def training_pixels(x, info: dict):
     std = torch.tensor(image["std"], dtype=torch.float32).view(1, -1, 1, 1)
     pixels = (x.detach().float().cpu() * std + mean) * float(image["scale"])
     return pixels.round_().clamp_(0, 255).to(torch.uint8).numpy()
+
+
+def _write_table_files(data, export_dir: Path, signature) -> dict:
+    from nas_cli.deploy.preprocess import write_preprocess
+    from nas_cli.deploy.table_drift import table_reference
+    from nas_cli.deploy.table_preprocess import table_preprocess
+    from nas_cli.rundir import atomic_write_json
+
+    info = table_preprocess(data.preprocess, signature, data.spec.task)
+    files = {"preprocess": str(write_preprocess(export_dir, info))}
+    if data.raw and data.raw.get("train") is not None:
+        reference = table_reference(data.raw["train"], info["table"])
+        files["drift_reference"] = str(atomic_write_json(export_dir / "drift_reference.json", reference))
+    return files

@@ -65,11 +65,13 @@ def _selected(summary: dict) -> str:
     rob = summary.get("robustness")
     if rob and rob.get("applies", True):
         m = robustness_metric(rob)
+        from nas_cli.deploy.robustness import robustness_rows
+
         html += "<h3>Robustness (test split)</h3>" + _table(["condition", m], [
-            ["clean", rob[f"clean_{m}"]],
-            [f"Gaussian noise, std {rob['noise_std']:g}", rob[f"noise_{m}"]],
-            [f"FGSM attack, epsilon {rob['fgsm_epsilon']:g}", rob[f"fgsm_{m}"]],
+            list(row) for row in robustness_rows(rob, m)
         ]) + f"<p>{rob['samples']} test inputs; perturbations are in the model's input units.</p>"
+        if isinstance(rob.get("fgsm"), str):
+            html += f"<p>FGSM: {escape(rob['fgsm'])}.</p>"
     elif rob:
         html += f"<h3>Robustness</h3><p>{escape(rob.get('reason', 'not measured'))}</p>"
     gate = summary.get("gate")

@@ -63,9 +63,10 @@ def show_run(run_dir: Path, row: dict, summary: dict) -> None:
     rob = summary.get("robustness")
     if rob and rob.get("applies", True):
         m = robustness_metric(rob)
-        console.print(_table(f"Robustness ({rob['samples']} test inputs)", ["condition", m], [
-            ["clean", rob[f"clean_{m}"]], [f"Gaussian noise std {rob['noise_std']:g}", rob[f"noise_{m}"]],
-            [f"FGSM epsilon {rob['fgsm_epsilon']:g}", rob[f"fgsm_{m}"]]]))
+        from nas_cli.deploy.robustness import robustness_rows
+
+        console.print(_table(f"Robustness ({rob['samples']} test inputs)", ["condition", m],
+                             [list(row) for row in robustness_rows(rob, m)]))
     gate = summary.get("gate")
     if gate:
         verdict = "[green]passed[/]" if gate["passed"] else f"[red]FAILED[/]: {gate['reason']}"

@@ -19,6 +19,7 @@ SPACES: dict[str, str] = {
     "cnn": "nas_cli.spaces.cnn:CNNSpace",
     "nb201": "nas_cli.spaces.nb201:NB201Space",
     "mobilenet": "nas_cli.spaces.mobilenet:MobileNetSpace",
+    "mlp": "nas_cli.spaces.mlp:MLPSpace",
 }
 
 

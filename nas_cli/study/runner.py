@@ -32,9 +32,10 @@ def run_study(cfg, run_dir: Path) -> int:
             settings = OmegaConf.to_container(cfg, resolve=True)
         except Exception as exc:
             raise ConfigError(f"config cannot be resolved: {exc}") from None
+        from nas_cli.study.auto import resolve_auto
         from nas_cli.study.validate import validate
 
-        objectives = validate(settings)
+        objectives = validate(resolve_auto(settings))
         summary["timings"]["import_seconds"] = _import_libraries(settings)
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(settings))
         summary.update(_describe_run(settings, objectives))

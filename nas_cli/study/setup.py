@@ -67,7 +67,7 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     from nas_cli.data import load_dataset
     from nas_cli.hardware import setup_hardware
     from nas_cli.spaces import build_space
-    from nas_cli.tasks import get_task
+    from nas_cli.tasks import task_for
     from nas_cli.trial.objective import TrialContext
 
     hw = setup_hardware(settings["hardware"])
@@ -94,7 +94,7 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     study = open_study(settings, objectives, run_dir, summary)
     ctx = TrialContext(space=space, data=data, train=settings["train"], run_dir=run_dir, seed=int(settings["seed"]),
                        objectives=objectives, device=hw.device, channels_last=hw.channels_last,
-                       autocast_dtype=hw.autocast_dtype, on_epoch=reporter.epoch, task=get_task(data.spec.task))
+                       autocast_dtype=hw.autocast_dtype, on_epoch=reporter.epoch, task=task_for(data.spec))
     from nas_cli.trial.measure import configure_trial_cost
 
     configure_trial_cost(ctx, settings, hw)  # latency runtime, batch size, threads; constraint limits

@@ -130,6 +130,20 @@ def validate(cfg: dict) -> list[tuple[str, str]]:
         _int(cfg, "robustness.max_samples", 1, None, allow_none=True)
     if "gate" in cfg:
         _number(cfg, "gate.min_accuracy", 0.0, 1.0, allow_none=True)
+        _number(cfg, "gate.max_rmse", 0.0, None, allow_none=True)
         _number(cfg, "gate.max_latency_ms", 0.0, None, allow_none=True)
         _int(cfg, "gate.max_params", 1, None, allow_none=True)
-    return parse_objectives(_get(cfg, "objectives"), task_of(cfg).objectives())
+        _gate_fits_task(cfg)
+    task = task_of(cfg)
+    return parse_objectives(_get(cfg, "objectives") or [task.default_objective], task.objectives())
+
+
+def _gate_fits_task(cfg: dict) -> None:
+    """A score gate of another task (gate.min_accuracy on a regression) is an error, not ignored."""
+    from nas_cli.deploy.gate import gates_for
+
+    allowed = gates_for(task_of(cfg))
+    for key, value in (cfg.get("gate") or {}).items():
+        if value is not None and key not in allowed:
+            raise ConfigError(f"gate.{key} does not apply to a {task_of(cfg).name} run; allowed: "
+                              + ", ".join(f"gate.{k}" for k in allowed))

@@ -17,6 +17,7 @@ from nas_cli.errors import ConfigError
 # name -> "module:Class"; modules are imported only when that task is used.
 TASKS: dict[str, str] = {
     "classification": "nas_cli.tasks.classification:ClassificationTask",
+    "regression": "nas_cli.tasks.regression:RegressionTask",
 }
 DEFAULT_TASK = "classification"
 # Cost metrics every task can search on or limit (measured on the built network, never trained).
@@ -61,6 +62,7 @@ class Task:
     epoch_metrics: tuple[str, ...] = ("loss",)  # computed after every epoch (cheap), recorded as val_<name>
     score: str = "loss"  # what fine-tune picks by and gates/report lead with
     default_objective = "loss:min"
+    losses: tuple[str, ...] = ()  # training losses to search (train.search.loss), when the task has a choice
 
     def objectives(self) -> dict[str, str]:
         """Every metric a user may search on: the task's metrics and the cost metrics."""
@@ -95,7 +97,20 @@ class Task:
 
     def example_inputs(self, spec, batch_size: int = 1, random: bool = False) -> tuple:
         """Inputs of `batch_size` examples (CPU tensors): zeros, or random ones from torch's generator."""
-        raise NotImplementedError
+        from nas_cli.tasks.inputs import example_inputs
+
+        return example_inputs(spec, batch_size, random)
+
+    def export_inputs(self, spec, x) -> tuple:
+        """The stored (packed) model input -> the exported model's inputs, in signature order."""
+        from nas_cli.tasks.inputs import split_inputs
+
+        return split_inputs(spec, x)
+
+    def bind(self, spec) -> Task:
+        """This task for one dataset (a task that needs the data's statistics, e.g. the target scale of a
+        regression, returns a configured copy); the task as is by default."""
+        return self
 
     def robustness(self, model, x, y, **options) -> dict | None:
         """A robustness measure, or None when none applies to this task."""
@@ -115,6 +130,11 @@ def get_task(name: str | None) -> Task:
         raise ConfigError(f"task {name!r} is not a known task; allowed: {', '.join(sorted(TASKS))}")
     module_name, cls_name = TASKS[name].split(":")
     return getattr(importlib.import_module(module_name), cls_name)()
+
+
+def task_for(spec) -> Task:
+    """The task of a dataset, bound to it (`Task.bind`)."""
+    return get_task(spec.task).bind(spec)
 
 
 def task_of(settings: dict) -> Task:

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from nas_cli.tasks import Signature, Task, TensorSpec
+from nas_cli.tasks.inputs import input_specs
+from nas_cli.tasks.metrics import classification_scores
 
 
 class ClassificationTask(Task):
     name = "classification"
     metrics = {"accuracy": "maximize", "f1": "maximize", "precision": "maximize", "recall": "maximize",
-               "loss": "minimize"}
+               "balanced_accuracy": "maximize", "auc": "maximize", "loss": "minimize"}
     epoch_metrics = ("loss", "accuracy")
     score = "accuracy"
     default_objective = "accuracy:max"
@@ -27,7 +29,7 @@ class ClassificationTask(Task):
         pred = self.predict(outputs)
         out = {"loss": float(self.loss(outputs, targets)), "accuracy": float((pred == targets).float().mean())}
         if full:
-            out.update(_macro_scores(targets.cpu().numpy(), pred.cpu().numpy()))
+            out.update(classification_scores(targets.cpu().numpy(), outputs.float().cpu().numpy()))
         return out
 
     def evaluate_numpy(self, outputs, targets, full: bool = False) -> dict:
@@ -42,7 +44,7 @@ class ClassificationTask(Task):
             z = logits - logits.max(axis=1, keepdims=True)
             log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             out["loss"] = float(-log_p[np.arange(len(truth)), truth].mean())
-            out.update(_macro_scores(truth, pred))
+            out.update(classification_scores(truth, logits))
         return out
 
     def per_class(self, outputs, targets, classes: list[str]) -> list[dict]:
@@ -58,16 +60,16 @@ class ClassificationTask(Task):
         return rows
 
     def signature(self, spec) -> Signature:
-        return Signature(inputs=(TensorSpec("input", "float32", ("batch", *spec.input_shape)),),
+        return Signature(inputs=input_specs(spec),
                          outputs=(TensorSpec("logits", "float32", ("batch", spec.num_classes)),))
 
-    def example_inputs(self, spec, batch_size: int = 1, random: bool = False) -> tuple:
-        import torch
-
-        return ((torch.randn if random else torch.zeros)((int(batch_size), *spec.input_shape)),)
-
     def robustness(self, model, x, y, *, noise_std: float, fgsm_epsilon: float, seed: int = 0,
-                   batch_size: int = 512, max_samples: int | None = None) -> dict:
+                   batch_size: int = 512, max_samples: int | None = None, spec=None) -> dict:
+        if spec is not None and spec.table is not None:
+            from nas_cli.tasks.table_robustness import noise_and_flip_scores
+
+            return noise_and_flip_scores(self, model, x, y, spec, noise_std=noise_std, seed=seed,
+                                         batch_size=batch_size, max_samples=max_samples)
         from nas_cli.tasks.classification_robustness import noise_and_fgsm_accuracy
 
         return noise_and_fgsm_accuracy(self, model, x, y, noise_std=noise_std, fgsm_epsilon=fgsm_epsilon,
@@ -81,15 +83,11 @@ class ClassificationTask(Task):
         model = LogisticRegression(max_iter=2000).fit(x, data.train_y.cpu().numpy())
         pred = model.predict(data.test_x.reshape(len(data.test_x), -1).cpu().numpy())
         truth = data.test_y.cpu().numpy()
+        logits = model.predict_log_proba(data.test_x.reshape(len(data.test_x), -1).cpu().numpy())
         return {"model": "logistic_regression", "accuracy": float((pred == truth).mean()),
-                **_macro_scores(truth, pred)}
+                **classification_scores(truth, logits)}
 
     def warm_up(self) -> None:
-        _macro_scores([0, 1], [0, 1])
+        import numpy as np
 
-
-def _macro_scores(y_true, y_pred) -> dict:
-    from sklearn.metrics import precision_recall_fscore_support
-
-    p, r, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
-    return {"precision": float(p), "recall": float(r), "f1": float(f1)}
+        classification_scores(np.array([0, 1, 2]), np.eye(3))

@@ -20,6 +20,7 @@ class Hparams:
     weight_decay: float = 0.0
     batch_size: int = 128
     momentum: float = 0.9
+    loss: str = "default"  # the task's training loss when it has a choice (regression: mse|huber)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,9 +60,9 @@ def fit(
     """
     import torch
 
-    from nas_cli.tasks import get_task
+    from nas_cli.tasks import task_for
 
-    task = task or get_task(data.spec.task)
+    task = task or task_for(data.spec)
     device = data.train_x.device
     gen = torch.Generator(device=device).manual_seed(seed)
     opt = make_optimizer(model, hp)
@@ -88,7 +89,7 @@ def fit(
             if data.augment is not None:
                 xb = data.augment(xb, gen)
             with autocast:
-                loss = task.loss(model(xb), yb, label_smoothing=label_smoothing)
+                loss = task.loss(model(xb), yb, label_smoothing=label_smoothing, loss=hp.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

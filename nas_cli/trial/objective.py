@@ -49,8 +49,9 @@ def warm_up(task=None) -> None:
     (task or get_task(None)).warm_up()
 
 
-def sample_hparams(trial, train: dict) -> Hparams:
-    """Each hyperparameter is fixed when `train.<name>` is set, otherwise searched in `train.search.<name>`."""
+def sample_hparams(trial, train: dict, losses: tuple = ()) -> Hparams:
+    """Each hyperparameter is fixed when `train.<name>` is set, otherwise searched in `train.search.<name>`;
+    `loss` only exists when the task offers a choice (`losses`), searched among them."""
     search = train.get("search", {})
 
     def pick(name, suggest):
@@ -60,8 +61,12 @@ def sample_hparams(trial, train: dict) -> Hparams:
     lr = pick("lr", lambda: trial.suggest_float("lr", *search["lr"], log=True))
     wd = pick("weight_decay", lambda: trial.suggest_float("weight_decay", *search["weight_decay"], log=True))
     bs = pick("batch_size", lambda: trial.suggest_categorical("batch_size", list(search["batch_size"])))
+    loss = "default"
+    if losses:
+        allowed = [v for v in (search.get("loss") or losses) if v in losses] or list(losses)
+        loss = pick("loss", lambda: trial.suggest_categorical("loss", allowed))
     return Hparams(lr=float(lr), optimizer=str(optimizer), weight_decay=float(wd), batch_size=int(bs),
-                   momentum=float(train.get("momentum", 0.9)))
+                   momentum=float(train.get("momentum", 0.9)), loss=str(loss))
 
 
 def build_model(space, arch: dict, spec, device, channels_last: bool):
@@ -87,7 +92,7 @@ def objective(trial, ctx: TrialContext):
             signals.trial_stopping()
             raise TrialFailed(signals.interrupt_reason())
         arch = ctx.space.sample(trial)
-        hp = sample_hparams(trial, ctx.train)
+        hp = sample_hparams(trial, ctx.train, ctx.task.losses if ctx.task else ())
         atomic_write_json(tdir / "arch.json", {"space": ctx.space.name, "arch": arch, "hparams": hp.to_dict(),
                                                "trial": trial.number})
         trial.set_user_attr("arch", arch)
