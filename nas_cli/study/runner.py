@@ -101,7 +101,8 @@ def _import_libraries(settings: dict) -> float:
 
 def _describe_run(settings: dict, objectives) -> dict:
     return {
-        "dataset": settings["dataset"]["name"], "search_space": settings["search_space"]["name"],
+        "dataset": settings["dataset"]["name"], "task": settings["dataset"].get("task") or "classification",
+        "search_space": settings["search_space"]["name"],
         "strategy": settings["strategy"]["name"], "pruner": settings["pruner"]["name"],
         "objectives": [f"{n}:{'max' if d == 'maximize' else 'min'}" for n, d in objectives],
         "seed": settings["seed"],
