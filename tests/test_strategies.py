@@ -132,16 +132,12 @@ def test_qmc_skips_points_whose_architecture_was_evaluated(compose_cfg):
 
 
 def test_parallel_workers_share_the_seed_of_one_sequence_samplers():
-    from nas_cli.study.workers import worker_seed
+    from nas_cli.study.streams import stream_seed
 
-    for target, seeds in [("nas_cli.strategies.grid.make_grid_sampler", [5, 5]),
-                          ("nas_cli.strategies.qmc.DistinctQMCSampler", [5, 5]),
-                          ("optuna.samplers.TPESampler", [5, 5 + 7919])]:
-        got = []
-        for index in (0, 1):
-            cfg = {"_target_": target, "seed": 5}
-            worker_seed(cfg, index)
-            got.append(cfg["seed"])
+    for target, seeds in [("nas_cli.strategies.grid.make_grid_sampler", [5, 5, 5]),
+                          ("nas_cli.strategies.qmc.DistinctQMCSampler", [5, 5, 5]),
+                          ("optuna.samplers.TPESampler", [5, 5 + 7919, 5 + 104729 * 3])]:
+        got = [stream_seed({"_target_": target, "seed": 5}, index, joined) for index, joined in ((0, 0), (1, 0), (0, 3))]
         assert got == seeds, target
 
 

@@ -33,15 +33,18 @@ def worker_caps(n: int, n_jobs: int) -> list[int]:
 
 
 def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, reporter, budget=None,
-                ctx=None) -> None:
+                ctx=None, joined_at: int | None = None) -> None:
     """Start `n_jobs` workers over `n_run` trials, report progress from the storage, wait for all.
-    `ctx` (the parent's prepared trial context) is handed to forked workers instead of preparing again."""
+    `ctx` (the parent's prepared trial context) is handed to forked workers instead of preparing again;
+    `joined_at` (the parent's join index in the study) and the worker index derive each worker's sampler stream."""
     from optuna.trial import TrialState
 
     from nas_cli import signals
+    from nas_cli.study.streams import JOINED_AT_ENV
 
+    joined = 0 if joined_at is None else int(joined_at)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "NAS_WORKER_THREADS": str(threads)}
+           "NAS_WORKER_THREADS": str(threads), JOINED_AT_ENV: str(joined)}
     shares = worker_caps(n_run, n_jobs)
     procs, logs = [], []
     finished_states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)

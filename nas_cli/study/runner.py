@@ -162,7 +162,8 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
 
             with signals.graceful_stop():
                 run_workers(study, run_dir, n_run, int(summary["hardware"]["n_jobs"]),
-                            int(summary["hardware"]["threads"]), reporter, budget, ctx=ctx)
+                            int(summary["hardware"]["threads"]), reporter, budget, ctx=ctx,
+                            joined_at=summary["sampler_stream"]["join_index"])
         elif remaining:
             with signals.graceful_stop():
                 signals.optimize(study, lambda t: objective(t, ctx), n_trials=n_run,

@@ -30,6 +30,22 @@ def _root(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _own_stream(settings: dict, study, summary: dict):
+    """This process's sampler, its seed derived from its join index (nas_cli.study.streams)."""
+    import copy
+
+    from nas_cli.study.streams import claim_join_index, stream_seed
+
+    sampler = (settings.get("strategy") or {}).get("sampler") or {}
+    index = claim_join_index(study)
+    seed = stream_seed(sampler, int(settings["study"].get("worker_index") or 0), index)
+    summary["sampler_stream"] = {"join_index": index, "seed": seed}
+    if seed is not None and seed != sampler.get("seed"):
+        settings = copy.deepcopy(settings)
+        settings["strategy"]["sampler"]["seed"] = seed
+    return make_sampler_and_pruner(settings)[0]
+
+
 def open_study(settings: dict, objectives, run_dir: Path, summary: dict):
     import warnings
 
@@ -44,12 +60,13 @@ def open_study(settings: dict, objectives, run_dir: Path, summary: dict):
     from nas_cli.study.recovery import repair_journal
 
     repair_journal(spec)  # a torn last record from a killed writer would poison every later append
-    sampler, pruner = make_sampler_and_pruner(settings)
+    storage = open_storage(spec)
+    sampler, pruner = make_sampler_and_pruner(settings)  # checks both before the study is touched
     if len(objectives) > 1:
         pruner = optuna.pruners.NopPruner()  # Optuna's pruners are single-objective
         summary["pruning"] = "off: multi-objective study"
     try:
-        study = optuna.create_study(storage=open_storage(spec), study_name=str(settings["study"]["name"]),
+        study = optuna.create_study(storage=storage, study_name=str(settings["study"]["name"]),
                                     sampler=sampler, pruner=pruner, directions=[d for _, d in objectives],
                                     load_if_exists=True)
     except (ValueError, UnicodeDecodeError) as exc:  # a journal damaged by something other than nas
@@ -59,6 +76,7 @@ def open_study(settings: dict, objectives, run_dir: Path, summary: dict):
         raise ConfigError(f"study.name={study.study_name!r} already exists in {spec} with other directions; "
                           "use another study.name or the same objectives")
     study.set_metric_names([n for n, _ in objectives])
+    study.sampler = _own_stream(settings, study, summary)  # never the stream of another process
     return study
 
 

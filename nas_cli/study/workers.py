@@ -14,11 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-# Samplers that walk one seeded sequence whose position Optuna keeps in the study (grid ids, QMC sample
-# ids): every worker needs the same seed, or trial numbers would index different shuffles/sequences.
-ONE_SEQUENCE = ("nas_cli.strategies.grid.make_grid_sampler", "nas_cli.strategies.qmc.DistinctQMCSampler",
-                "optuna.samplers.GridSampler", "optuna.samplers.QMCSampler")
-
 
 class _Forked:
     """A forked worker with the parts of the Popen interface the parent uses."""
@@ -109,13 +104,6 @@ def stop_workers(procs, grace: float = 10.0) -> None:
             p.wait()
 
 
-def worker_seed(sampler: dict, index: int) -> None:
-    """Give worker `index` its own sampler seed (the same seed everywhere would repeat the same trials),
-    except for samplers that walk one sequence kept in the study (`ONE_SEQUENCE`)."""
-    if isinstance(sampler.get("seed"), int) and sampler.get("_target_") not in ONE_SEQUENCE:
-        sampler["seed"] = sampler["seed"] + 7919 * index
-
-
 def worker_main(run_dir: Path, index: int, n_trials: int, prepared=None) -> int:
     """One worker: the run's resolved config, its own sampler seed, `n_trials` trials. `prepared` is the
     parent's trial context in a forked worker (data, space, cost options); otherwise it prepares its own."""
@@ -131,7 +119,7 @@ def worker_main(run_dir: Path, index: int, n_trials: int, prepared=None) -> int:
     from nas_cli.trial.objective import objective
 
     settings = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    worker_seed(settings["strategy"].get("sampler") or {}, index)
+    settings["study"]["worker_index"] = index  # its own sampler stream (nas_cli.study.streams)
     settings["hardware"]["threads"] = int(os.environ.get("NAS_WORKER_THREADS", "1"))
     objectives = validate(settings)
     summary: dict = {"timings": {}}
