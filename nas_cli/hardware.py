@@ -47,7 +47,8 @@ def setup_hardware(hw: dict) -> Hardware:
         raise ConfigError("hardware.device=cuda but no CUDA device is visible; use hardware=cpu or hardware=auto")
     if want == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("hardware.device=mps but MPS is not available; use hardware=cpu or hardware=auto")
-    threads = hw.get("threads") or max(1, cpu_count() // max(1, int(hw.get("n_jobs", 1))))
+    n_jobs = resolve_n_jobs(hw.get("n_jobs", 1), want)
+    threads = hw.get("threads") or max(1, cpu_count() // max(1, n_jobs))
     torch.set_num_threads(int(threads))
     precision = hw.get("precision", "fp32")
     dtype = None
@@ -57,4 +58,26 @@ def setup_hardware(hw: dict) -> Hardware:
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return Hardware(device=torch.device(want), threads=int(threads), autocast_dtype=dtype,
                     channels_last=bool(hw.get("channels_last", False)), compile=bool(hw.get("compile", False)),
-                    n_jobs=int(hw.get("n_jobs", 1)))
+                    n_jobs=n_jobs)
+
+
+def visible_gpus() -> list[str]:
+    """The CUDA devices this process may use, as CUDA_VISIBLE_DEVICES names them (or their indices)."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+
+
+def resolve_n_jobs(value, device: str) -> int:
+    """`hardware.n_jobs=auto`: one worker per visible GPU on CUDA, one worker elsewhere."""
+    if value == "auto":
+        return max(1, len(visible_gpus())) if device == "cuda" else 1
+    return int(value)
+
+
+def gpu_assignment(n_jobs: int, gpus: list[str]) -> list[str | None]:
+    """CUDA_VISIBLE_DEVICES of each worker: worker i gets GPU i mod len(gpus) (None without GPUs)."""
+    return [gpus[i % len(gpus)] if gpus else None for i in range(n_jobs)]

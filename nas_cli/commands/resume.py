@@ -8,7 +8,7 @@ from pathlib import Path
 from nas_cli.errors import ConfigError, NasError
 from nas_cli.rundir import load_run
 
-USAGE = "usage: nas resume RUN_DIR [key=value ...]   (e.g. nas resume runs/2026-... study.n_trials=50)"
+USAGE = ("usage: nas resume RUN_DIR [key=value ...] [--trust-config]   (e.g. nas resume runs/2026-... study.n_trials=50)")
 
 
 def apply_overrides(settings: dict, overrides: list[str]) -> dict:
@@ -58,15 +58,19 @@ def _log_to_run_dir(run_dir: Path):
 
 def resume_command(args: list[str]) -> int:
     """`nas resume RUN_DIR [key=value ...]`: continue the run's study in the same run directory."""
+    from nas_cli.study.trust import check_trusted, split_flag
+
     if args and args[0] in ("-h", "--help"):
         print(USAGE)
         return 0
+    args, trusted = split_flag(args)
     if not args or args[0].startswith("-"):
         print(USAGE, file=sys.stderr)
         return 2
     try:
         run_dir, settings = load_run(args[0])
         settings = apply_overrides(settings, args[1:])
+        check_trusted(settings, str(run_dir / "config.yaml"), trusted)
         from nas_cli.study.validate import validate
 
         validate(settings)  # a bad override is a clear ConfigError before anything is opened

@@ -32,6 +32,14 @@ def worker_caps(n: int, n_jobs: int) -> list[int]:
     return [n] * max(0, min(n_jobs, n))
 
 
+def worker_gpus(n: int, ctx) -> list[str | None]:
+    """One GPU per worker on CUDA (round robin over the visible ones); None on other devices."""
+    from nas_cli.hardware import gpu_assignment, visible_gpus
+
+    device = getattr(getattr(ctx, "device", None), "type", None)
+    return gpu_assignment(n, visible_gpus() if device == "cuda" else [])
+
+
 def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, reporter, budget=None,
                 ctx=None, joined_at: int | None = None) -> None:
     """Start `n_jobs` workers over `n_run` trials, report progress from the storage, wait for all.
@@ -50,10 +58,12 @@ def run_workers(study, run_dir: Path, n_run: int, n_jobs: int, threads: int, rep
     finished_states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     seen = {t.number for t in study.get_trials(deepcopy=False, states=finished_states)}
     try:
+        gpus = worker_gpus(len(shares), ctx)
         for i, share in enumerate(shares):
             log_path = run_dir / f"worker_{i}.log"
             logs.append(log_path)
-            procs.append(start_worker(run_dir, i, share, log_path, env, ctx))
+            own = env if gpus[i] is None else {**env, "CUDA_VISIBLE_DEVICES": gpus[i]}
+            procs.append(start_worker(run_dir, i, share, log_path, own, ctx))
         reporter.info(f"parallel: {len(procs)} worker process(es) x {threads} thread(s) sharing {n_run} trial(s)")
         forwarded = False
         while True:

@@ -40,6 +40,11 @@ def _recovery_lock(spec: str):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def is_stale(trial, now: datetime | None = None) -> bool:
+    """Whether a RUNNING trial belongs to a process known to be dead (or has no owner for too long)."""
+    return _is_stale(trial, now or datetime.now(timezone.utc))
+
+
 def _is_stale(trial, now: datetime) -> bool:
     worker = trial.user_attrs.get("worker")
     if worker:

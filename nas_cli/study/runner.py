@@ -193,4 +193,12 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
     if not summary["best_trials"]:
         raise NasError("no trial completed: see trials/*/error.txt in the run directory")
     show_top_table(reporter, summary["best_trials"], objectives)
+    from nas_cli.study.finisher import finish_decision, shared_storage
+
+    if shared_storage(summary["storage"], run_dir):
+        reason = finish_decision(study, n_total, run_dir)
+        if reason is not None:
+            summary["finish"] = {"skipped": reason}
+            reporter.info(f"not exporting: {reason}")
+            return
     finish(settings, study, objectives, ctx, run_dir, summary, reporter)

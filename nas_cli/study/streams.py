@@ -37,26 +37,38 @@ def stream_seed(sampler: dict, worker: int, joined_at: int) -> int | None:
 def claim_join_index(study) -> int:
     """This process's join index in `study` (0 for the first process ever), recorded in the study;
     a worker started by a parent takes the parent's (`NAS_JOINED_AT`)."""
-    import socket
-    import uuid
-
     inherited = os.environ.get(JOINED_AT_ENV)
     if inherited not in (None, ""):
         return int(inherited)
+    return claim_slot(study, "nas_join")[0]
+
+
+def claim_slot(study, prefix: str, only_first: bool = False) -> tuple[int, dict | None]:
+    """Claim the first free index under user attributes `<prefix>:<n>:<id>`; (index, None) when won.
+
+    Each process writes its claim, reads the claims back, and keeps the index when its claim is the
+    first of that index in key order; a later claim moves on. With `only_first`, losing index 0
+    returns (0, the winner's record) instead of moving on (one finisher per study).
+    """
+    import socket
+    import uuid
+
     me = {"id": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid()}
     for _ in range(100):
-        taken = _claims(study)
-        index = next(i for i in range(len(taken) + 1) if i not in taken)
-        study.set_user_attr(f"nas_join:{index}:{me['id']}", me)
-        rivals = sorted(k for k in _claims(study).get(index, []))
+        taken = _claims(study, prefix)
+        index = 0 if only_first else next(i for i in range(len(taken) + 1) if i not in taken)
+        study.set_user_attr(f"{prefix}:{index}:{me['id']}", me)
+        rivals = sorted(_claims(study, prefix).get(index, []))
         if rivals[0].endswith(me["id"]):  # the first claim (by key order) keeps the index
-            return index
-    raise RuntimeError("could not claim a join index in 100 attempts")
+            return index, None
+        if only_first:
+            return 0, study.user_attrs[rivals[0]]
+    raise RuntimeError(f"could not claim a {prefix} index in 100 attempts")
 
 
-def _claims(study) -> dict[int, list[str]]:
+def _claims(study, prefix: str) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for key in study.user_attrs:
-        if key.startswith("nas_join:"):
+        if key.startswith(prefix + ":"):
             out.setdefault(int(key.split(":")[1]), []).append(key)
     return out

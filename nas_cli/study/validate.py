@@ -118,7 +118,8 @@ def validate(cfg: dict) -> list[tuple[str, str]]:
     _choice(cfg, "hardware.device", ["auto", "cpu", "cuda", "mps"])
     _choice(cfg, "hardware.precision", ["fp32", "bf16", "fp16"])
     _int(cfg, "hardware.threads", 1, 4096, allow_none=True)
-    _int(cfg, "hardware.n_jobs", 1, 1024)
+    if _get(cfg, "hardware.n_jobs") != "auto":
+        _int(cfg, "hardware.n_jobs", 1, 1024)
     _int(cfg, "verbosity", -1, 2)
     from nas_cli.study.config_checks import validate_cost_keys
 
