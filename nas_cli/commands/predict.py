@@ -74,6 +74,10 @@ def _predict(opts) -> int:
         from nas_cli.commands.predict_tables import predict_tables
 
         return predict_tables(predictor, opts)
+    if getattr(predictor, "kind", "image") == "text":
+        from nas_cli.commands.predict_texts import predict_texts
+
+        return predict_texts(predictor, opts)
     paths = expand_inputs(opts.inputs)
     top_k = min(opts.top_k, len(predictor.classes))
     lines: list[str] = []

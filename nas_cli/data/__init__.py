@@ -27,11 +27,13 @@ DATASETS: dict[str, str] = {
     "wine": "nas_cli.data.tables:load_wine",
     "iris": "nas_cli.data.tables:load_iris",
     "diabetes": "nas_cli.data.tables:load_diabetes",
+    "text_csv": "nas_cli.data.texts:load_text_csv",
+    "text_folder": "nas_cli.data.texts:load_text_folder",
 }
 
 # What kind of input a dataset family gives (picks `search_space=auto`); unlisted families: image.
 KINDS: dict[str, str] = {"csv": "table", "breast_cancer": "table", "wine": "table", "iris": "table",
-                         "diabetes": "table"}
+                         "diabetes": "table", "text_csv": "text", "text_folder": "text"}
 
 
 def dataset_kind(name: str | None) -> str:
@@ -60,6 +62,8 @@ class DataSpec:
     table: dict | None = None
     # Regression: (mean, std) of the training split's target; the network ends in y = z * std + mean.
     target_scale: tuple[float, float] | None = None
+    # Text: {"vocab_size", "max_length", "pad_id", "cls_id"}; inputs are token ids [N, L] int64, pad id 0.
+    text: dict | None = None
 
 
 @dataclass

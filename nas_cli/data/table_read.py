@@ -18,6 +18,7 @@ from nas_cli.errors import ConfigError
 
 DEFAULT_NA = ("", "?", "NA", "NaN")  # cells read as missing unless dataset.na_values says otherwise
 DELIMITERS = {"comma": ",", "tab": "\t", "semicolon": ";", "pipe": "|"}
+QUOTING = {"minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}  # dataset.quoting -> csv constant
 SNIFF_CHARS = 65536  # csv.Sniffer looks at this much of the file
 READ_KEYS = ("delimiter", "header", "columns", "skipinitialspace", "na_values", "encoding")
 _READ_CACHE: dict[tuple, object] = {}  # decode a file once per process (task=auto reads it before loading)
@@ -50,8 +51,11 @@ def resolve_delimiter(value, sample_text: str, key: str = "dataset.delimiter") -
 
 
 def read_table(path, *, delimiter="auto", header: bool = True, columns=None, skipinitialspace: bool = False,
-               na_values=None, encoding: str = "utf-8", key: str = "dataset.path"):
+               na_values=None, encoding: str = "utf-8", key: str = "dataset.path", quoting: str = "minimal"):
     """The file's rows as a DataFrame of str (missing: NaN); `key` names the file in errors.
+
+    `quoting`: minimal (a quoted cell may hold the delimiter) or none (quotes are ordinary characters,
+    for text with unbalanced quotes).
 
     Raises ConfigError for a missing, empty, undecodable or ragged file, a bad header or bad options.
     """
@@ -63,13 +67,15 @@ def read_table(path, *, delimiter="auto", header: bool = True, columns=None, ski
     if not text.strip():
         raise ConfigError(f"{where} is empty; it needs a header line and data rows")
     sep = resolve_delimiter(delimiter, text)
-    first = _first_row(text, sep, bool(skipinitialspace))
+    if quoting not in QUOTING:
+        raise ConfigError(f"dataset.quoting={quoting!r} is not allowed; choose one of: {', '.join(QUOTING)}")
+    first = _first_row(text, sep, bool(skipinitialspace), QUOTING[quoting])
     names = _column_names(first, header, columns, where)
     na = [str(v) for v in (DEFAULT_NA if na_values is None else config_list(na_values))]
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, header=0 if header else None, names=names, dtype=str,
                             keep_default_na=False, na_values=na, skipinitialspace=bool(skipinitialspace),
-                            index_col=False, quotechar='"')
+                            index_col=False, quotechar='"', quoting=QUOTING[quoting])
     except pd.errors.ParserError as exc:
         raise ConfigError(_parser_message(exc, where, sep)) from None
     except (ValueError, csv.Error) as exc:
@@ -138,9 +144,10 @@ def _decode(file: Path, where: str, encoding: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text  # a byte-order mark is not part of the header
 
 
-def _first_row(text: str, sep: str, skipinitialspace: bool) -> list[str]:
-    """The first non-blank record (quotes honoured), for the header and the column count."""
-    reader = csv.reader(io.StringIO(text[: 1 << 20]), delimiter=sep, skipinitialspace=skipinitialspace)
+def _first_row(text: str, sep: str, skipinitialspace: bool, quoting: int = csv.QUOTE_MINIMAL) -> list[str]:
+    """The first non-blank record (quotes honoured unless QUOTE_NONE), for the header and the column count."""
+    reader = csv.reader(io.StringIO(text[: 1 << 20]), delimiter=sep, skipinitialspace=skipinitialspace,
+                        quoting=quoting)
     for row in reader:
         if row:
             return row

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nas_cli.deploy.labels import class_map  # noqa: F401  (re-exported: the image path uses it)
 from nas_cli.errors import ConfigError
 
 SPLITS = ("all", "train", "val", "test")
@@ -58,17 +59,6 @@ def pick_split(data, split: str):
     return torch.cat(xs).cpu().contiguous(), torch.cat(ys).cpu()
 
 
-def class_map(data_classes: list[str], model_classes: list[str]):
-    """Index in the new data's classes -> index in the model's; unknown class names are an error."""
-    import numpy as np
-
-    unknown = [c for c in data_classes if c not in model_classes]
-    if unknown:
-        raise ConfigError(f"the data has class(es) {', '.join(unknown)} that the model does not know "
-                          f"(it predicts: {', '.join(model_classes)})")
-    return np.asarray([model_classes.index(c) for c in data_classes], dtype=np.int64)
-
-
 def evaluate_export(export_dir: Path, data, task, *, split: str, batch_size: int = 512, alpha: float = 0.01) -> dict:
     """Metrics of the exported model on `data[split]` and the drift of its inputs from the training split."""
     import json
@@ -83,6 +73,10 @@ def evaluate_export(export_dir: Path, data, task, *, split: str, batch_size: int
         from nas_cli.deploy.evaluate_table import evaluate_table_export
 
         return evaluate_table_export(predictor, data, task, split=split, alpha=alpha)
+    if getattr(predictor, "kind", "image") == "text":
+        from nas_cli.deploy.evaluate_text import evaluate_text_export
+
+        return evaluate_text_export(predictor, data, task, split=split, alpha=alpha)
     info = predictor.info
     x, y = pick_split(data, split)
     want = [info["image"]["channels"], *info["image"]["size"]]

@@ -61,7 +61,15 @@ def evaluation_markdown(record: dict) -> str:
         lines.append(result.get("drift_note", "not measured"))
     else:
         lines += [f"**{drift['verdict']}**", ""]
-        lines += _image_drift(drift) if "channels" in drift else _table_drift(drift)
+        if "channels" in drift:
+            lines += _image_drift(drift)
+        elif "columns" in drift:
+            lines += _table_drift(drift)
+        else:
+            lines += [f"{drift['count']} texts against {drift['reference_count']} training texts.", "",
+                      "| feature | test | statistic | p (Bonferroni) |", "|---|---|---|---|"]
+            lines += [f"| {t['feature']} | {t['test']} | {t['statistic']:.4f} | {t['p_corrected']:.3g} |"
+                      for t in drift["features"]]
         if drift["drifted_features"]:
             lines += ["", "Features that differ: " + ", ".join(f"`{f}`" for f in drift["drifted_features"])]
     gate = record.get("gate")

@@ -46,11 +46,21 @@ def _as_tuple(inputs) -> tuple:
     return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
 
 
-def _dynamic_batch(example: tuple) -> tuple:
+def _dynamic_batch(example: tuple, signature=None) -> tuple:
+    """torch.export dynamic shapes: the batch axis of every input, and any other axis the signature
+    names (text: "length"); one Dim per name, shared by the inputs that carry it."""
     import torch
 
-    batch = torch.export.Dim("batch", min=1, max=65536)
-    return tuple({0: batch} for _ in example)
+    dims = {"batch": torch.export.Dim("batch", min=1, max=65536)}
+    if signature is None:
+        return tuple({0: dims["batch"]} for _ in example)
+    out = []
+    for tensor in signature.inputs:
+        # Other named axes (text: "length") stay dynamic where the network allows it; a network that
+        # needs a fixed size there (a GRU/LSTM under torch.export) is exported at the example's size.
+        out.append({i: dims["batch"] if d == "batch" else torch.export.Dim.AUTO
+                    for i, d in enumerate(tensor.shape) if isinstance(d, str)})
+    return tuple(out)
 
 
 def export_onnx(model, example, path: Path, signature=None) -> Path:
@@ -66,7 +76,7 @@ def export_onnx(model, example, path: Path, signature=None) -> Path:
         with warnings.catch_warnings():  # several inputs share the batch axis: the exporter says so, harmlessly
             warnings.filterwarnings("ignore", message=".*axis name.*will not be used.*")
             torch.onnx.export(model, example, str(tmp), input_names=names[0], output_names=names[1],
-                              dynamic_shapes=_dynamic_batch(example), external_data=False, verbose=False)
+                              dynamic_shapes=_dynamic_batch(example, signature), external_data=False, verbose=False)
 
     return atomic_save_with(path, write)
 
@@ -91,12 +101,12 @@ def onnx_max_abs_diff(model, path: Path, inputs) -> float:
     return worst
 
 
-def export_pt2(model, example, path: Path) -> tuple[Path, float]:
+def export_pt2(model, example, path: Path, signature=None) -> tuple[Path, float]:
     """torch.export with a dynamic batch; returns the path and the round-trip max abs difference."""
     import torch
 
     example = _as_tuple(example)
-    program = torch.export.export(model, example, dynamic_shapes=_dynamic_batch(example))
+    program = torch.export.export(model, example, dynamic_shapes=_dynamic_batch(example, signature))
     atomic_save_with(path, lambda tmp: torch.export.save(program, str(tmp)))
     loaded = torch.export.load(str(path)).module()
     with torch.inference_mode():
@@ -129,7 +139,7 @@ def export_all(model, *, space_name: str, arch: dict, hparams: dict, spec, confi
             raise NasError(f"ONNX export disagrees with PyTorch: max abs difference {diff:.3g} > "
                            f"export.tolerance={tolerance} ({path})")
     if torch_export:
-        path, diff = export_pt2(model, example, out_dir / "model.pt2")
+        path, diff = export_pt2(model, example, out_dir / "model.pt2", signature)
         result["files"]["torch_export"] = str(path)
         result["pt2_max_abs_diff"] = diff
     result["seconds"] = time.perf_counter() - start

@@ -179,6 +179,10 @@ def load(path, threads: int | None = None):
             raise ConfigError(f"{model} has inputs {sorted(names)}, preprocess.json says "
                               f"{info['input']['names']}; preprocess.json belongs to another export")
         return TablePredictor(export_dir, info, session, threads)
+    if info["input"].get("kind") == "text":
+        from nas_cli.deploy.text_predictor import TextPredictor
+
+        return TextPredictor(export_dir, info, session, threads)
     _check_signature(session, info, model)
     return Predictor(export_dir, info, session, threads)
 

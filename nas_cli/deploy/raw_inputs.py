@@ -15,6 +15,8 @@ def write_raw_input_files(data, export_dir: Path, signature=None) -> dict:
     pre = dict(data.preprocess)
     if pre.get("kind") == "table":
         return _write_table_files(data, export_dir, signature)
+    if pre.get("kind") == "text":
+        return _write_text_files(data, export_dir, signature)
     info = image_preprocess(size=pre["size"], channels=pre["channels"], resize=pre["resize"], mean=pre["mean"],
                             std=pre["std"], classes=pre["classes"], scale=pre["scale"])
     files = {"preprocess": str(write_preprocess(export_dir, info))}
@@ -44,5 +46,24 @@ def _write_table_files(data, export_dir: Path, signature) -> dict:
     files = {"preprocess": str(write_preprocess(export_dir, info))}
     if data.raw and data.raw.get("train") is not None:
         reference = table_reference(data.raw["train"], info["table"])
+        files["drift_reference"] = str(atomic_write_json(export_dir / "drift_reference.json", reference))
+    return files
+
+
+def _write_text_files(data, export_dir: Path, signature) -> dict:
+    from nas_cli.data.text_tokenizer import tokenizer_from_json
+    from nas_cli.deploy.preprocess import write_preprocess
+    from nas_cli.deploy.text_drift import text_reference
+    from nas_cli.deploy.text_preprocess import text_preprocess
+    from nas_cli.rundir import atomic_write_json, atomic_write_text
+
+    info = text_preprocess(data.preprocess, signature)
+    files = {"preprocess": str(write_preprocess(export_dir, info)),
+             "tokenizer": str(atomic_write_text(export_dir / "tokenizer.json", info["text"]["tokenizer"]))}
+    # The validation texts, not the training ones: the tokenizer was fitted on those, so their
+    # out-of-vocabulary rate is 0 by construction and any new text would look drifted.
+    held = (data.raw or {}).get("val")
+    if held is not None and len(held):
+        reference = text_reference(tokenizer_from_json(info["text"]["tokenizer"]), held["text"])
         files["drift_reference"] = str(atomic_write_json(export_dir / "drift_reference.json", reference))
     return files

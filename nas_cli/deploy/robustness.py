@@ -5,13 +5,26 @@ from __future__ import annotations
 
 
 def evaluate_robustness(model, x, y, *, noise_std: float, fgsm_epsilon: float, seed: int = 0,
-                        batch_size: int = 512, max_samples: int | None = None, task=None, spec=None) -> dict | None:
+                        batch_size: int = 512, max_samples: int | None = None, task=None, spec=None,
+                        **extra) -> dict | None:
     """The task's robustness measure of `model` on (x, y); None when the task has none."""
     from nas_cli.tasks import get_task
 
     task = task or get_task(None)
     return task.robustness(model, x, y, noise_std=noise_std, fgsm_epsilon=fgsm_epsilon, seed=seed,
-                           batch_size=batch_size, max_samples=max_samples, spec=spec)
+                           batch_size=batch_size, max_samples=max_samples, spec=spec, **extra)
+
+
+def _text_inputs(data) -> dict:
+    """Raw test texts and the run's tokenizer, for typo robustness (text data only)."""
+    pre = data.preprocess or {}
+    if pre.get("kind") != "text" or not data.raw or data.raw.get("test") is None:
+        return {}
+    from nas_cli.data.text_tokenizer import encode, tokenizer_from_json
+
+    tokenizer = tokenizer_from_json(pre["tokenizer"])
+    return {"texts": list(data.raw["test"]["text"]),
+            "encode": lambda texts: encode(tokenizer, texts, int(pre["max_length"]))}
 
 
 def robustness_rows(rob: dict, metric: str) -> list[tuple[str, float]]:
@@ -20,6 +33,10 @@ def robustness_rows(rob: dict, metric: str) -> list[tuple[str, float]]:
     rows = [("clean", rob[f"clean_{metric}"])]
     if rob.get(f"noise_{metric}") is not None:
         rows.append((f"Gaussian noise, std {rob['noise_std']:g}", rob[f"noise_{metric}"]))
+    if rob.get(f"delete_{metric}") is not None:
+        rows.append((f"token deletion, rate {rob['delete_rate']:g}", rob[f"delete_{metric}"]))
+    if rob.get(f"typo_{metric}") is not None:
+        rows.append((f"character typos, rate {rob['typo_rate']:g}", rob[f"typo_{metric}"]))
     if rob.get(f"flip_{metric}") is not None:
         rows.append((f"category flips, p {rob['flip_prob']:g}", rob[f"flip_{metric}"]))
     if rob.get(f"fgsm_{metric}") is not None:
@@ -40,7 +57,8 @@ def robustness_step(settings: dict, model, data, summary: dict, reporter=None) -
     t0 = time.perf_counter()
     result = evaluate_robustness(model, data.test_x, data.test_y, noise_std=float(cfg["noise_std"]),
                                  fgsm_epsilon=float(cfg["fgsm_epsilon"]), seed=int(settings.get("seed", 0)),
-                                 max_samples=cfg.get("max_samples"), task=task, spec=data.spec)
+                                 max_samples=cfg.get("max_samples"), task=task, spec=data.spec,
+                                 **_text_inputs(data))
     if result is None:
         summary["robustness"] = {"applies": False, "reason": f"no robustness measure for task {task.name!r}"}
         return

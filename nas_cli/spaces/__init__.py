@@ -20,6 +20,9 @@ SPACES: dict[str, str] = {
     "nb201": "nas_cli.spaces.nb201:NB201Space",
     "mobilenet": "nas_cli.spaces.mobilenet:MobileNetSpace",
     "mlp": "nas_cli.spaces.mlp:MLPSpace",
+    "textcnn": "nas_cli.spaces.text:TextCNNSpace",
+    "rnn": "nas_cli.spaces.text:RNNSpace",
+    "transformer": "nas_cli.spaces.text:TransformerSpace",
 }
 
 

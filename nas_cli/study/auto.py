@@ -1,12 +1,12 @@
 """`auto` choices resolved before anything runs, so config.yaml records what was used:
-`dataset.task=auto` (tables: from the target column), `search_space=auto` (mlp for tables, cnn for
-images) and `objectives=null` (the task's default objective)."""
+`dataset.task=auto` (tables: from the target column), `search_space=auto` (mlp for tables, textcnn
+for text, cnn for images) and `objectives=null` (the task's default objective)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-SPACE_FOR_KIND = {"table": "mlp", "image": "cnn"}
+SPACE_FOR_KIND = {"table": "mlp", "image": "cnn", "text": "textcnn"}
 
 
 def resolve_auto(settings: dict) -> dict:

@@ -29,9 +29,8 @@ def finish_decision(study, n_total: int, run_dir: Path) -> str | None:
     from optuna.trial import TrialState
 
     from nas_cli.study.counting import counted_trials
-    from nas_cli.study.streams import claim_slot
-
     from nas_cli.study.recovery import is_stale
+    from nas_cli.study.streams import claim_slot
 
     running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if not is_stale(t)]
     if running:

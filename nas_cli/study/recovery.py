@@ -2,15 +2,22 @@
 
 See `nas_cli.study.counting` for which trials count toward `study.n_trials`. A trial that was
 *interrupted* (the process died, or Ctrl-C) is recorded as FAIL with a reason starting
-"interrupted" and is retried once as a new trial with the same parameters (user attribute
-`retry_of`). A trial that failed on its own (exception, NaN loss, OOM, timeout) is not retried:
-the same parameters would fail again.
+"interrupted" and is retried once as a new trial with the same parameters (user attributes
+`retry_of` = the failed trial's number, `retries`). A trial that failed on its own (exception,
+NaN loss, OOM, timeout) is not retried: the same parameters would fail again.
+
+Two ways find a dead process's RUNNING trial: `recover_trials` when a run starts (its `worker`
+attribute names a process of this host that is gone), and, on a database storage, the heartbeat
+(`nas_cli.study.heartbeat`: any worker on any machine, once the trial was silent for the grace
+period; Optuna then calls `retry_stale_trial`). Both retry under one lock per study (a file lock
+beside a journal or SQLite file, a PostgreSQL advisory lock), so a trial is retried once.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -24,15 +31,44 @@ MAX_RETRIES = 2  # a trial whose retries keep killing the process is not retried
 NO_OWNER_GRACE_S = 120  # a RUNNING trial with no worker attribute this old is taken as dead
 
 
+_held = threading.local()  # locks this thread holds: the heartbeat callback may run inside recover_trials
+
+
 @contextmanager
-def _recovery_lock(spec: str):
-    """One recovering process at a time per journal file (flock: released if the process dies)."""
-    if "://" in spec or not sys.platform.startswith(("linux", "darwin")):
+def _recovery_lock(spec: str | None, study):
+    """One recovering process at a time per study: flock beside a journal or SQLite file (released
+    if the process dies), a PostgreSQL advisory lock on a server; reentrant within a thread."""
+    engine = getattr(study._storage, "engine", None)
+    name = f"nas-recover:{study.study_name}"
+    held = getattr(_held, "names", None) or set()
+    _held.names = held
+    if name in held:
         yield
         return
+    held.add(name)
+    try:
+        path = spec if spec and "://" not in spec else None
+        if engine is not None and engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            path = engine.url.database
+        if engine is not None and engine.dialect.name == "postgresql":
+            from nas_cli.study.heartbeat import database_lock
+
+            with database_lock(engine, name, attempt=getattr(study._storage, "with_retries", None)):
+                yield
+        elif path is not None and sys.platform.startswith(("linux", "darwin")):
+            with _file_lock(path + ".nas-recover.lock"):
+                yield
+        else:
+            yield
+    finally:
+        held.discard(name)
+
+
+@contextmanager
+def _file_lock(path: str):
     import fcntl
 
-    with open(spec + ".nas-recover.lock", "a") as fh:
+    with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -41,11 +77,10 @@ def _recovery_lock(spec: str):
 
 
 def is_stale(trial, now: datetime | None = None) -> bool:
-    """Whether a RUNNING trial belongs to a process known to be dead (or has no owner for too long)."""
-    return _is_stale(trial, now or datetime.now(timezone.utc))
-
-
-def _is_stale(trial, now: datetime) -> bool:
+    """Whether RUNNING `trial` belongs to a process that is gone: its `worker` is a dead process of
+    this host, or, with no worker recorded, it started over NO_OWNER_GRACE_S ago. A trial of
+    another host is never stale here (the heartbeat of a database storage finds those)."""
+    now = now or datetime.now(timezone.utc)
     worker = trial.user_attrs.get("worker")
     if worker:
         return worker_alive(worker) is False
@@ -58,18 +93,21 @@ def _is_stale(trial, now: datetime) -> bool:
 
 
 def recover_trials(study, spec: str, run_dir: Path) -> dict:
-    """Mark RUNNING trials of dead processes FAIL ("interrupted: process died") and enqueue one retry
-    of every interrupted trial not retried yet. Returns {"failed": [...], "retried": [...]}."""
+    """Mark RUNNING trials of dead processes FAIL ("interrupted: process died"; on a database with
+    heartbeats also those silent for the grace period) and enqueue one retry of every interrupted
+    trial not retried yet. Returns {"failed": [...], "retried": [...]}."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     from nas_cli.rundir import atomic_write_json, trial_dir
 
     out: dict = {"failed": [], "retried": []}
-    with _recovery_lock(spec):
+    silent = _fail_silent_trials(study)  # retried by Optuna's call of retry_stale_trial
+    out["failed"] += silent
+    with _recovery_lock(spec, study):
         now = datetime.now(timezone.utc)
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if not _is_stale(t, now):
+            if not is_stale(t, now):
                 continue
             try:
                 study._storage.set_trial_user_attr(t._trial_id, "fail_reason", DIED_REASON)
@@ -81,17 +119,58 @@ def recover_trials(study, spec: str, run_dir: Path) -> dict:
             if tdir.is_dir():
                 atomic_write_json(tdir / "result.json", {"state": "FAIL", "reason": DIED_REASON})
         trials = study.get_trials(deepcopy=False)
-        retried = {t.user_attrs.get("retry_of") for t in trials}
+        retried = _retried(trials)
+        out["retried"] += [n for n in silent if n in retried]
         for t in trials:
-            if (t.state != TrialState.FAIL or t.number in retried
-                    or not is_interrupted_reason(t.user_attrs.get("fail_reason"))):
-                continue
-            retries = int(t.user_attrs.get("retries", 0))
-            if retries >= MAX_RETRIES:
-                continue
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, "retries": retries + 1})
-            out["retried"].append(t.number)
+            if t.state == TrialState.FAIL and _enqueue_retry(study, t, retried):
+                out["retried"].append(t.number)
     return out
+
+
+def _fail_silent_trials(study) -> list[int]:
+    """Optuna's heartbeat check, now rather than at the next trial: FAIL (and, through
+    `retry_stale_trial`, retry) the trials whose heartbeat stopped. Their numbers."""
+    import warnings
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from nas_cli.study.heartbeat import HEARTBEAT_LOST_REASON
+
+    storage = study._storage
+    if getattr(storage, "get_heartbeat_interval", lambda: None)() is None:
+        return []
+    running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    if not running:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fail_stale_trials is "experimental"
+        optuna.storages.fail_stale_trials(study)
+    return sorted(t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+                  if t.number in running and t.user_attrs.get("fail_reason") == HEARTBEAT_LOST_REASON)
+
+
+def retry_stale_trial(study, trial) -> None:
+    """Optuna's heartbeat-stale-trial callback (RDB storage): `trial`, a dead worker's trial Optuna
+    has just marked FAIL, is retried once with the same parameters, as `recover_trials` does."""
+    with _recovery_lock(None, study):
+        _enqueue_retry(study, trial, _retried(study.get_trials(deepcopy=False)))
+
+
+def _retried(trials) -> set:
+    return {t.user_attrs.get("retry_of") for t in trials}
+
+
+def _enqueue_retry(study, t, retried: set) -> bool:
+    """Enqueue the retry of interrupted trial `t` unless it has one, or its retries used up MAX_RETRIES."""
+    if t.number in retried or not is_interrupted_reason(t.user_attrs.get("fail_reason")):
+        return False
+    retries = int(t.user_attrs.get("retries", 0))
+    if retries >= MAX_RETRIES:
+        return False
+    study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, "retries": retries + 1})
+    retried.add(t.number)
+    return True
 
 
 def repair_journal(spec: str) -> bool:

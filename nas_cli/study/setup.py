@@ -60,7 +60,9 @@ def open_study(settings: dict, objectives, run_dir: Path, summary: dict):
     from nas_cli.study.recovery import repair_journal
 
     repair_journal(spec)  # a torn last record from a killed writer would poison every later append
-    storage = open_storage(spec)
+    study_cfg = settings.get("study") or {}
+    storage = open_storage(spec, heartbeat_interval=study_cfg.get("heartbeat_interval"),
+                           grace_period=study_cfg.get("grace_period"))
     sampler, pruner = make_sampler_and_pruner(settings)  # checks both before the study is touched
     if len(objectives) > 1:
         pruner = optuna.pruners.NopPruner()  # Optuna's pruners are single-objective

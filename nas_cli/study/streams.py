@@ -8,10 +8,9 @@ it) joined: a fresh study's first process keeps the plain seed (so a run is what
 the same sequence of commands still gives the same proposals. Samplers that walk one sequence whose
 position Optuna keeps in the study (grid ids, QMC sample ids) keep the shared seed.
 
-The join index is kept in the study itself (a user attribute `nas_join:<n>` per process that
+The join index is kept in the study itself (a user attribute `nas_join:<n>:...` per process that
 opened it), so two processes that open the same study at the same moment, on one machine or two,
-still get different indices: each claims the first free index, then checks that no other process
-claimed it too (the later claim moves on).
+still get different indices (`claim_slot`).
 """
 
 from __future__ import annotations
@@ -46,29 +45,35 @@ def claim_join_index(study) -> int:
 def claim_slot(study, prefix: str, only_first: bool = False) -> tuple[int, dict | None]:
     """Claim the first free index under user attributes `<prefix>:<n>:<id>`; (index, None) when won.
 
-    Each process writes its claim, reads the claims back, and keeps the index when its claim is the
-    first of that index in key order; a later claim moves on. With `only_first`, losing index 0
-    returns (0, the winner's record) instead of moving on (one finisher per study).
+    A process writes a live claim, reads the claims back and keeps the index only when its claim is
+    the only live one there; otherwise it withdraws it and tries again after a short random wait.
+    Two processes can never both keep one index: the later writer always sees the earlier claim. With
+    `only_first`, an index 0 someone else holds returns (0, that holder's record) (one finisher).
     """
+    import random
     import socket
+    import time
     import uuid
 
-    me = {"id": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid()}
-    for _ in range(100):
-        taken = _claims(study, prefix)
-        index = 0 if only_first else next(i for i in range(len(taken) + 1) if i not in taken)
-        study.set_user_attr(f"{prefix}:{index}:{me['id']}", me)
-        rivals = sorted(_claims(study, prefix).get(index, []))
-        if rivals[0].endswith(me["id"]):  # the first claim (by key order) keeps the index
+    me = {"id": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid(), "live": True}
+    for attempt in range(200):
+        live = _claims(study, prefix)
+        if only_first and live.get(0):
+            return 0, live[0][0][1]
+        index = 0 if only_first else next(i for i in range(len(live) + 1) if i not in live)
+        key = f"{prefix}:{index}:{me['id']}:{attempt}"
+        study.set_user_attr(key, me)
+        if [k for k, _ in _claims(study, prefix).get(index, [])] == [key]:
             return index, None
-        if only_first:
-            return 0, study.user_attrs[rivals[0]]
-    raise RuntimeError(f"could not claim a {prefix} index in 100 attempts")
+        study.set_user_attr(key, {**me, "live": False})  # withdrawn: another claim is there too
+        time.sleep(random.uniform(0.0, 0.05))
+    raise RuntimeError(f"could not claim a {prefix} index in 200 attempts")
 
 
-def _claims(study, prefix: str) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for key in study.user_attrs:
-        if key.startswith(prefix + ":"):
-            out.setdefault(int(key.split(":")[1]), []).append(key)
+def _claims(study, prefix: str) -> dict[int, list[tuple[str, dict]]]:
+    """index -> [(key, record)] of the live claims under `prefix`."""
+    out: dict[int, list[tuple[str, dict]]] = {}
+    for key, value in study.user_attrs.items():
+        if key.startswith(prefix + ":") and isinstance(value, dict) and value.get("live", True):
+            out.setdefault(int(key.split(":")[1]), []).append((key, value))
     return out

@@ -64,7 +64,13 @@ class ClassificationTask(Task):
                          outputs=(TensorSpec("logits", "float32", ("batch", spec.num_classes)),))
 
     def robustness(self, model, x, y, *, noise_std: float, fgsm_epsilon: float, seed: int = 0,
-                   batch_size: int = 512, max_samples: int | None = None, spec=None) -> dict:
+                   batch_size: int = 512, max_samples: int | None = None, spec=None, **extra) -> dict:
+        if spec is not None and getattr(spec, "text", None) is not None:
+            from nas_cli.tasks.text_robustness import deletion_and_typo_scores
+
+            return deletion_and_typo_scores(self, model, x, y, spec, seed=seed, batch_size=batch_size,
+                                            max_samples=max_samples, texts=extra.get("texts"),
+                                            encode=extra.get("encode"))
         if spec is not None and spec.table is not None:
             from nas_cli.tasks.table_robustness import noise_and_flip_scores
 

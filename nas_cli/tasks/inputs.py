@@ -1,5 +1,6 @@
 """Model inputs of a task, shared by the tasks: one float tensor for images, named numeric and
-categorical tensors for tables.
+categorical tensors for tables, token ids and their attention mask for text (`input_ids` and
+`attention_mask`, int64 `[N, L]`, dynamic batch and length; stored as the ids alone, pad id 0).
 
 Tables are stored packed, `[N, F + K]` float32 (F numeric features, then K category codes as exact
 small floats), so that training indexes one tensor per batch; the exported model takes them apart:
@@ -19,6 +20,9 @@ def input_specs(spec):
     """The exported model's inputs as TensorSpecs, in order."""
     from nas_cli.tasks import TensorSpec
 
+    if getattr(spec, "text", None) is not None:
+        return (TensorSpec("input_ids", "int64", ("batch", "length")),
+                TensorSpec("attention_mask", "int64", ("batch", "length")))
     if spec.table is None:
         return (TensorSpec("input", "float32", ("batch", *spec.input_shape)),)
     f, k = table_parts(spec)
@@ -32,6 +36,8 @@ def input_specs(spec):
 
 def split_inputs(spec, x) -> tuple:
     """Packed model input (torch) -> the exported model's inputs (a tuple of tensors)."""
+    if getattr(spec, "text", None) is not None:
+        return (x, (x != int(spec.text["pad_id"])).long())
     if spec.table is None:
         return (x,)
     f, k = table_parts(spec)
@@ -48,6 +54,11 @@ def example_inputs(spec, batch_size: int = 1, random: bool = False) -> tuple:
     (valid category codes for tables)."""
     import torch
 
+    if getattr(spec, "text", None) is not None:  # real tokens (never all padding), every position used
+        shape, low = (int(batch_size), int(spec.text["max_length"])), int(spec.text["cls_id"]) + 1
+        ids = torch.randint(low, max(low + 1, int(spec.text["vocab_size"])), shape) if random else \
+            torch.full(shape, low, dtype=torch.long)
+        return (ids, torch.ones_like(ids))
     if spec.table is None:
         return ((torch.randn if random else torch.zeros)((int(batch_size), *spec.input_shape)),)
     f, k = table_parts(spec)

@@ -60,7 +60,7 @@ class RegressionTask(Task):
         return Signature(inputs=input_specs(spec), outputs=(TensorSpec("prediction", "float32", ("batch", 1)),))
 
     def robustness(self, model, x, y, *, noise_std: float, fgsm_epsilon: float, seed: int = 0,
-                   batch_size: int = 512, max_samples: int | None = None, spec=None) -> dict | None:
+                   batch_size: int = 512, max_samples: int | None = None, spec=None, **_) -> dict | None:
         if spec is None or spec.table is None:
             return None
         from nas_cli.tasks.table_robustness import noise_and_flip_scores
