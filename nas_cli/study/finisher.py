@@ -43,3 +43,40 @@ def finish_decision(study, n_total: int, run_dir: Path) -> str | None:
                 f"{winner.get('pid')} on {winner.get('host')}; nothing to do here")
     study.set_user_attr("nas_finished_by", {"run_dir": str(Path(run_dir).resolve())})
     return None
+
+
+def top_up(study, n_total: int, run_more) -> int:
+    """On a storage with heartbeats, wait while other processes' trials are still running; a dead
+    worker's trial is failed once its grace period passes (its retry enqueued), and `run_more(n)`
+    runs what the study then still lacks, so the study ends with its `study.n_trials`. Returns how
+    many trials were run here. A journal storage returns at once (its recovery runs at start-up)."""
+    import time
+
+    from optuna.storages import fail_stale_trials
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+    from optuna.trial import TrialState
+
+    from nas_cli.study.counting import counted_trials
+
+    storage = study._storage
+    if not is_heartbeat_enabled(storage):
+        return 0
+    backend = getattr(storage, "_backend", storage)  # Optuna wraps an RDB storage in a cache
+    interval = float(getattr(backend, "heartbeat_interval", None) or 30)
+    grace = float(getattr(backend, "grace_period", None) or 2 * interval)
+    deadline, ran = time.monotonic() + 2 * grace + 10 * interval, 0
+    while time.monotonic() < deadline:
+        fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        waiting = sum(t.state == TrialState.WAITING for t in trials)
+        missing = n_total - counted_trials(study)
+        if missing <= 0 and not waiting:
+            return ran
+        if running:
+            time.sleep(min(interval, 2.0))
+            continue
+        n = max(missing, waiting)
+        run_more(n)
+        ran += n
+    return ran

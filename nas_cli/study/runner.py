@@ -165,11 +165,19 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
                             int(summary["hardware"]["threads"]), reporter, budget, ctx=ctx,
                             joined_at=summary["sampler_stream"]["join_index"])
         elif remaining:
-            with signals.graceful_stop():
-                signals.optimize(study, lambda t: objective(t, ctx), n_trials=n_run,
-                                 timeout=settings["study"]["timeout"], catch=(TrialFailed,),
-                                 callbacks=[reporter.trial_done, budget, total_cb, signals.stop_callback],
-                                 gc_after_trial=False, show_progress_bar=False)
+            def run_more(n: int) -> None:
+                with signals.graceful_stop():
+                    signals.optimize(study, lambda t: objective(t, ctx), n_trials=n,
+                                     timeout=settings["study"]["timeout"], catch=(TrialFailed,),
+                                     callbacks=[reporter.trial_done, budget, total_cb, signals.stop_callback],
+                                     gc_after_trial=False, show_progress_bar=False)
+
+            run_more(n_run)
+            if (not signals.stop_requested() and not budget.tripped and settings["study"]["timeout"] is None
+                    and not ctx.extra.get("limits")):  # a dead worker's trial, retried here
+                from nas_cli.study.finisher import top_up
+
+                top_up(study, n_total, run_more)
     finally:
         reporter.stop()
         summary["timings"]["search_seconds"] = time.perf_counter() - t1
