@@ -150,7 +150,7 @@ def overhead_row(spec: str, heartbeat: int | None, n: int) -> dict:
         marks = [time.perf_counter()]
         study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=n,
                        callbacks=[lambda s, t: marks.append(time.perf_counter())], gc_after_trial=False)
-        out["optimize"] = _stats([(b - a) * 1000 for a, b in zip(marks, marks[1:])])
+        out["optimize"] = _stats([(b - a) * 1000 for a, b in zip(marks, marks[1:], strict=False)])
         out["heartbeat_interval"] = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
     finally:
         dispose(storage)
@@ -218,7 +218,7 @@ def run_workers(backend: str, workers: int, workload_file: Path, workload: list[
                  for c in cmds]
         outs = [p.communicate(timeout=1800) for p in procs]
         wall = time.perf_counter() - t0
-        for p, (_, err) in zip(procs, outs):
+        for p, (_, err) in zip(procs, outs, strict=True):
             if p.returncode != 0:
                 raise SystemExit(f"{backend}/{workers} failed (exit {p.returncode}): {err[-2000:]}")
         summaries = [json.loads((next(Path(tmp, f"w{i}").iterdir()) / "summary.json").read_text())
@@ -454,7 +454,7 @@ def render(res: dict) -> str:
     if "workers" in res:
         w = res["workers"]
         med, wall, steady = w["median_trials_per_hour"], w["median_wall_trials_per_hour"], w["median_steady_trials_per_hour"]
-        md += ["", f"## 2. Trials/hour: 1 and 2 `nas search` processes on one study, PostgreSQL vs journal", "",
+        md += ["", "## 2. Trials/hour: 1 and 2 `nas search` processes on one study, PostgreSQL vs journal", "",
                f"The same {w['trials']} small-CNN parameter sets on digits in every run (RandomSampler seed "
                f"{w['workload_seed']}, as benchmarks/parallel.py), enqueued into the fresh study before the processes "
                f"start, each checked evaluated once; {w['epochs']} epochs, fine-tune and robustness off; every process "
