@@ -23,3 +23,12 @@ class GateFailed(NasError):
 
 class TrialFailed(Exception):
     """A trial that cannot produce a result; the study records the reason and goes on."""
+
+
+class TrialStopped(TrialFailed):
+    """A trial stopped inside training (a Ctrl-C, `train.trial_timeout`): `where` says at which epoch
+    and batch, recorded as the trial's `stopped_at` attribute."""
+
+    def __init__(self, reason: str, where: dict) -> None:
+        super().__init__(reason)
+        self.where = where

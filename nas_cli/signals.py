@@ -1,7 +1,7 @@
 """Ctrl-C during a search: the first one stops after the current epoch, a second one stops at once.
 
 The first SIGINT (or a SIGTERM from a batch scheduler) only sets a flag: the running trial checks it
-after each epoch, records itself as FAIL with an "interrupted" reason (retried on resume), and the
+inside its epoch (at most every half second, between batches) and after each epoch, records itself as FAIL with an "interrupted" reason (retried on resume), and the
 study stops. Nothing is cut mid-write, so the storage and every file stay whole. The handler then
 installs the second-signal handler: a second Ctrl-C raises KeyboardInterrupt at once inside a trial.
 Between trials (Optuna's ask, tell and callbacks, run by `optimize` below) it is held back: the study
@@ -55,7 +55,7 @@ def trial_stopping() -> None:
 def _first_signal(signum, frame) -> None:
     request_stop(signum)
     signal.signal(signal.SIGINT, _second_signal)
-    print(f"\n{signal.Signals(signum).name}: stopping after the current epoch and saving everything; "
+    print(f"\n{signal.Signals(signum).name}: stopping the running trial within seconds and saving everything; "
           "press Ctrl-C again to stop at once", file=sys.stderr, flush=True)
 
 
@@ -138,9 +138,15 @@ def graceful_stop():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
 
 
-def interrupt_reason(epoch: int | None = None) -> str:
+def interrupt_reason(epoch: int | None = None, batch: int | None = None, batches: int | None = None) -> str:
+    """'interrupted: SIGINT before training', '... after epoch 2' or '... in epoch 2 at batch 37/150'."""
     name = signal.Signals(_state["signum"] or signal.SIGINT).name
-    where = f"after epoch {epoch}" if epoch is not None else "before training"
+    if epoch is None:
+        where = "before training"
+    elif batch is None:
+        where = f"after epoch {epoch}"
+    else:
+        where = f"in epoch {epoch} at batch {batch}/{batches}"
     return f"{INTERRUPTED_PREFIX}: {name} {where}"
 
 

@@ -1,4 +1,4 @@
-"""Test doubles for trials that fail, diverge, run out of memory, run slowly or wait for a signal.
+"""Test doubles for trials that fail, diverge, run out of memory, run slowly or get a Ctrl-C mid-epoch.
 
 In the style of Optuna's `optuna/testing/objectives.py`, but as a registered search space, so the
 real runner, trial, training loop and failure recording all run: only the network misbehaves.
@@ -12,7 +12,7 @@ import time
 
 from nas_cli.spaces import SPACES, SearchSpace, register_space
 
-BEHAVIOURS = ("ok", "raise", "nan", "inf", "cuda_oom", "cpu_oom", "memory_error", "slow", "signal_self")
+BEHAVIOURS = ("ok", "raise", "nan", "inf", "cuda_oom", "cpu_oom", "memory_error", "slow", "signal_self", "slow_signal")
 
 
 class DoubleSpace(SearchSpace):
@@ -68,8 +68,12 @@ def make_net(behaviour: str, hidden: int, spec):
                                    "memory: you tried to allocate 85899345920 bytes (test double)")
             if behaviour == "memory_error":
                 raise MemoryError("test double")
-            if behaviour == "slow":
+            if behaviour in ("slow", "slow_signal"):
                 time.sleep(0.2)
+            if behaviour == "slow_signal" and self.calls == 3:
+                import signal
+
+                os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C early in a long epoch
             if behaviour == "signal_self" and self.calls == 1:
                 import signal
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -101,8 +102,13 @@ def test_first_sigint_stops_after_the_epoch_and_resume_retries(compose_cfg, tmp_
     assert summary["status"] == "interrupted"
     assert summary["trials"]["total"] == 1  # no new trial started after the Ctrl-C
     first = load_trials(run / "study.journal")[0]
-    assert first.state.name == "FAIL" and first.user_attrs["fail_reason"] == "interrupted: SIGINT after epoch 1"
-    assert len((run / "trials" / "0" / "metrics.jsonl").read_text().splitlines()) == 1  # the finished epoch is kept
+    reason = first.user_attrs["fail_reason"]
+    # The trial checks for the signal every half second inside an epoch and after each one: this
+    # 3-batch epoch usually ends first (a slow machine may stop it at a batch: tests/test_long_trials.py)
+    assert first.state.name == "FAIL" and re.fullmatch(r"interrupted: SIGINT (after epoch 1|in epoch 1 at batch \d/3)", reason)
+    kept = 1 if reason.endswith("after epoch 1") else 0
+    metrics = run / "trials" / "0" / "metrics.jsonl"
+    assert (len(metrics.read_text().splitlines()) if metrics.exists() else 0) == kept  # a finished epoch is kept
     journal_is_whole(run / "study.journal")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # our handler is gone again
 
@@ -185,7 +191,7 @@ def test_sigint_once_saves_and_exits_130(nas, tmp_path, sig):
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err  # 130 for Ctrl-C, 143 for a scheduler's SIGTERM
-    assert "Traceback" not in out + err and "stopping after the current epoch" in err
+    assert "Traceback" not in out + err and "stopping the running trial within seconds" in err
     run = tdir.parents[1]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["trials"]["total"] == 1
@@ -193,7 +199,8 @@ def test_sigint_once_saves_and_exits_130(nas, tmp_path, sig):
     epochs = len((tdir / "metrics.jsonl").read_text().splitlines())
     assert 1 <= epochs < 25  # stopped after an epoch, not at the end of the trial
     reason = load_trials(run / "study.journal")[0].user_attrs["fail_reason"]
-    assert reason == f"interrupted: {signal.Signals(sig).name} after epoch {epochs}"
+    name = signal.Signals(sig).name  # these 1-batch epochs: stopped after an epoch or at its batch
+    assert reason in (f"interrupted: {name} after epoch {epochs}", f"interrupted: {name} in epoch {epochs + 1} at batch 1/1")
 
     done = nas(["resume", str(run), "train.epochs=2"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -41,7 +41,8 @@ def run_study(cfg, run_dir: Path) -> int:
         summary.update(_describe_run(settings, objectives))
         from nas_cli.study.progress import Reporter
 
-        reporter = Reporter(int(settings["study"]["n_trials"]), verbosity=int(settings["verbosity"]))
+        reporter = Reporter(int(settings["study"]["n_trials"]), verbosity=int(settings["verbosity"]),
+                            every=float(settings.get("progress_every", 60)))
         if settings.get("evaluator", {}).get("name", "train") == "tabular":  # table look-ups: no torch, no export
             from nas_cli.study.tabular import run_tabular_job
 

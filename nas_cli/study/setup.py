@@ -114,11 +114,21 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     study = open_study(settings, objectives, run_dir, summary)
     ctx = TrialContext(space=space, data=data, train=settings["train"], run_dir=run_dir, seed=int(settings["seed"]),
                        objectives=objectives, device=hw.device, channels_last=hw.channels_last,
-                       autocast_dtype=hw.autocast_dtype, on_epoch=reporter.epoch, task=task_for(data.spec))
+                       autocast_dtype=hw.autocast_dtype, on_epoch=reporter.epoch, on_batch=reporter.batch,
+                       task=task_for(data.spec))
     from nas_cli.trial.measure import configure_trial_cost
 
     configure_trial_cost(ctx, settings, hw)  # latency runtime, batch size, threads; constraint limits
     from nas_cli.trial.objective import warm_up
 
     warm_up(ctx.task)  # one-time import costs here, in setup, not in the first trial (nor once per forked worker)
+    from nas_cli.trial.measure import probe_epoch_time
+
+    probe_epoch_time(ctx)  # what the epoch-time estimate starts from, before any trial has trained
+    if settings["study"].get("worker_index") is None:  # the process the user started, not each worker
+        from nas_cli.trial.largest import largest_space_hint
+
+        hint = largest_space_hint(ctx, settings)
+        if hint:
+            reporter.info(hint)
     return ctx, study

@@ -121,6 +121,8 @@ def validate(cfg: dict) -> list[tuple[str, str]]:
     if _get(cfg, "hardware.n_jobs") != "auto":
         _int(cfg, "hardware.n_jobs", 1, 1024)
     _int(cfg, "verbosity", -1, 2)
+    if "progress_every" in cfg:  # run configs saved before this key existed are still valid
+        _number(cfg, "progress_every", 1, None)
     from nas_cli.study.config_checks import validate_cost_keys
 
     validate_cost_keys(cfg, _get, _int, _number, _choice)

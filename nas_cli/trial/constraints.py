@@ -17,6 +17,7 @@ LIMITS = {
     "max_flops": ("flops", ""),
     "max_latency_ms": ("latency_ms", " ms"),
     "max_memory_mb": ("memory_mb", " MiB"),
+    "max_epoch_seconds": ("epoch_seconds_est", " s"),  # estimated before training (trial/epoch_estimate.py)
 }
 
 

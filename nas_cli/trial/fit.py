@@ -8,7 +8,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from nas_cli.errors import TrialFailed
+from nas_cli.errors import TrialFailed, TrialStopped
+
+# Seconds between the checks inside an epoch (progress, Ctrl-C, train.trial_timeout): a clock read per
+# batch decides, so a check costs nothing measurable per batch and lands within a batch of this.
+CHECK_SECONDS = 0.5
 
 
 @dataclass
@@ -49,6 +53,7 @@ def fit(
     max_batches: int | None = None,
     deadline: float | None = None,
     on_epoch: Callable[[int, dict], None] | None = None,
+    on_batch: Callable[[int, int, int, float], None] | None = None,
     autocast_dtype=None,
     label_smoothing: float = 0.0,
     task=None,
@@ -56,7 +61,9 @@ def fit(
     """Train `model` on `data.train_*`, evaluating on `data.val_*` after every epoch.
 
     `on_epoch(epoch, record)` is called with the epoch's metrics; it may raise to stop (pruning).
-    Raises TrialFailed when the loss is not finite or `deadline` (time.monotonic()) has passed.
+    `on_batch(epoch, batches_done, batches_per_epoch, seconds_into_epoch)` is called inside an epoch at most every
+    CHECK_SECONDS (progress, a Ctrl-C); it may raise to stop mid-epoch. Raises TrialFailed when the
+    loss is not finite, TrialStopped when `deadline` (time.monotonic()) passes, mid-epoch too.
     """
     import torch
 
@@ -78,6 +85,8 @@ def fit(
         else torch.autocast(device_type=device.type, enabled=False)
     )
     history = []
+    checking = on_batch is not None or deadline is not None
+    next_check = time.monotonic() + CHECK_SECONDS
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         model.train()
@@ -96,6 +105,9 @@ def fit(
             if sched is not None:
                 sched.step()
             loss_sum += loss.detach()
+            if checking and time.monotonic() >= next_check:
+                _check(epoch, step + 1, steps_per_epoch, on_batch, deadline, start)
+                next_check = time.monotonic() + CHECK_SECONDS
         train_loss = float(loss_sum) / steps_per_epoch
         if not math.isfinite(train_loss):
             raise TrialFailed(f"training loss is {train_loss} at epoch {epoch} (diverged)")
@@ -106,8 +118,17 @@ def fit(
         if on_epoch is not None:
             on_epoch(epoch, record)
         if deadline is not None and time.monotonic() > deadline:
-            raise TrialFailed(f"trial exceeded train.trial_timeout after epoch {epoch}")
+            raise TrialStopped(f"trial exceeded train.trial_timeout after epoch {epoch}",
+                               {"epoch": epoch, "batch": steps_per_epoch, "batches": steps_per_epoch})
     return history
+
+
+def _check(epoch: int, done: int, batches: int, on_batch, deadline, start: float) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise TrialStopped(f"trial exceeded train.trial_timeout in epoch {epoch} at batch {done}/{batches}",
+                           {"epoch": epoch, "batch": done, "batches": batches})
+    if on_batch is not None:
+        on_batch(epoch, done, batches, time.perf_counter() - start)
 
 
 def predict(model, x, batch_size: int = 2048, autocast_dtype=None):

@@ -87,6 +87,14 @@ def configure_trial_cost(ctx, settings: dict, hw) -> None:
     ctx.extra["compile"] = bool(getattr(hw, "compile", False))
 
 
+def probe_epoch_time(ctx) -> None:
+    """The per-batch and per-FLOP costs the epoch estimate starts from (trial/epoch_estimate.py); about
+    50 ms once `objective.warm_up` has paid the first-call costs."""
+    from nas_cli.trial.epoch_estimate import probe_machine
+
+    ctx.extra["epoch_probe"] = probe_machine(ctx.device, image=len(ctx.data.spec.input_shape) == 3)
+
+
 def final_cost(model, ctx) -> dict:
     """Cost of a fine-tuned model for summary.json and the model card, on the configured runtime."""
     opts = ctx.extra.get("cost") or {}

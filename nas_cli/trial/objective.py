@@ -28,6 +28,7 @@ class TrialContext:
     channels_last: bool = False
     autocast_dtype: Any = None
     on_epoch: Any = None  # progress hook: f(trial_number, epoch, epochs, record)
+    on_batch: Any = None  # progress inside an epoch: f(trial_number, progress dict), at most every 0.5 s
     task: Any = None  # nas_cli.tasks.Task: loss, metrics, export signature (from data.spec.task)
     extra: dict = field(default_factory=dict)
 
@@ -101,6 +102,8 @@ def objective(trial, ctx: TrialContext):
     except optuna.TrialPruned:
         raise
     except TrialFailed as exc:
+        if getattr(exc, "where", None):  # stopped inside training: at which epoch and batch
+            trial.set_user_attr("stopped_at", exc.where)
         _record_failure(trial, tdir, str(exc), traceback.format_exc())
         raise
     except KeyboardInterrupt:  # a second Ctrl-C: stop at once, but say why this trial failed
@@ -121,6 +124,7 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
     import optuna
     import torch
 
+    from nas_cli.trial import epoch_timing
     from nas_cli.trial.constraints import check_trial
     from nas_cli.trial.fit import evaluate, fit
     from nas_cli.trial.measure import measure_trial_cost
@@ -129,6 +133,7 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
     spec = ctx.data.spec
     model = build_model(ctx.space, arch, spec, ctx.device, ctx.channels_last)
     cost = measure_trial_cost(trial, ctx, model)  # before training: params, FLOPs, memory, latency
+    timing = epoch_timing.estimate(trial, ctx, cost, hp)  # seconds per epoch here, from the FLOPs
     check_trial(trial, ctx, cost, tdir)  # over a constraint: TrialPruned now, in milliseconds
     params, flops = cost["params"], cost["flops"]
     train_model = model
@@ -139,8 +144,10 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
     metrics_path = tdir / "metrics.jsonl"
     metrics_path.unlink(missing_ok=True)
     epochs = int(ctx.train["epochs"])
+    history: list[dict] = []
 
     def on_epoch(epoch: int, record: dict) -> None:
+        history.append(record)
         append_jsonl(metrics_path, record)
         if ctx.on_epoch is not None:
             ctx.on_epoch(trial.number, epoch, epochs, record)
@@ -156,15 +163,20 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
     timeout = ctx.train.get("trial_timeout")
     deadline = time.monotonic() + float(timeout) if timeout else None
     start = time.perf_counter()
-    fit(train_model, ctx.data, hp, epochs, seed=ctx.seed + trial.number, max_batches=ctx.train.get("max_batches"),
-        deadline=deadline, on_epoch=on_epoch, autocast_dtype=ctx.autocast_dtype,
-        label_smoothing=float(ctx.train.get("label_smoothing", 0.0)), task=ctx.task)
+    try:
+        fit(train_model, ctx.data, hp, epochs, seed=ctx.seed + trial.number, max_batches=ctx.train.get("max_batches"),
+            deadline=deadline, on_epoch=on_epoch, on_batch=epoch_timing.batch_hook(trial, ctx, epochs, hp.batch_size, timing),
+            autocast_dtype=ctx.autocast_dtype, label_smoothing=float(ctx.train.get("label_smoothing", 0.0)),
+            task=ctx.task)
+    finally:  # pruned or stopped too: its whole epochs calibrate the next trial's estimate
+        timing_metrics = epoch_timing.record(trial, ctx, history, timing)
     train_seconds = time.perf_counter() - start
     val = evaluate(model, ctx.data.val_x, ctx.data.val_y, full=True, autocast_dtype=ctx.autocast_dtype,
                    task=ctx.task)
     # The task's score first, then its other metrics (the key order summary.json has always had).
     ordered = {ctx.task.score: val[ctx.task.score], **{k: v for k, v in val.items() if k != "loss"}, "loss": val["loss"]}
-    metrics = {**ordered, **cost, "params": params, "flops": flops, "train_seconds": train_seconds, "epochs": epochs}
+    metrics = {**ordered, **cost, "params": params, "flops": flops, "train_seconds": train_seconds, "epochs": epochs,
+               **timing_metrics}
     trial.set_user_attr("metrics", metrics)
     atomic_write_json(tdir / "result.json", {"state": "COMPLETE", "metrics": metrics})
     return metrics
