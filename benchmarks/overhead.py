@@ -6,6 +6,10 @@ the plain script re-trains exactly those. Each side runs as its own process, alt
 times; each reports the seconds after its imports, so interpreter and import start-up are reported
 apart. Prints the wall-time ratio nas / plain (target <= 1.10) and writes JSON + a markdown table.
 
+It also times the checks `trial.fit.fit` makes inside an epoch (a clock read per batch; progress,
+Ctrl-C and `train.trial_timeout` at most every half second) on the cheapest batches there are (a
+64-16-10 MLP on digits, batch 32), with the checks on and off, alternating: the per-batch cost.
+
     python benchmarks/overhead.py --json benchmarks/results/overhead.json
 """
 
@@ -99,6 +103,31 @@ def run_plain(script: Path, trials_file: Path, epochs: int, threads: int) -> dic
             "best": out["best"]}
 
 
+def checks_cost(threads: int, repeats: int) -> dict:
+    """Seconds per batch of `fit` with the in-epoch checks on (a no-op progress hook, a far deadline) and off."""
+    import torch
+
+    from nas_cli.data import load_dataset
+    from nas_cli.trial.fit import Hparams, fit
+
+    torch.set_num_threads(threads)
+    data = load_dataset("digits")
+    hp, epochs = Hparams(lr=1e-3, batch_size=32), 20
+    batches = epochs * -(-data.train_x.shape[0] // hp.batch_size)
+    times = {"on": [], "off": []}
+    for _ in range(repeats):
+        for mode in ("off", "on"):
+            torch.manual_seed(0)
+            model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+            kwargs = {"on_batch": lambda *a: None, "deadline": time.monotonic() + 1e6} if mode == "on" else {}
+            start = time.perf_counter()
+            fit(model, data, hp, epochs, **kwargs)
+            times[mode].append((time.perf_counter() - start) / batches)
+    on, off = statistics.median(times["on"]), statistics.median(times["off"])
+    return {"us_per_batch_on": on * 1e6, "us_per_batch_off": off * 1e6, "ratio": on / off, "batches": batches,
+            "raw_us": {k: [round(v * 1e6, 2) for v in vs] for k, vs in times.items()}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=10)
@@ -136,6 +165,7 @@ def main() -> None:
         "plain": {k: med(plain_runs, k) for k in ("work_seconds", "startup_seconds", "wall_seconds")},
         "nas_latency_torch": {k: med(torch_lat_runs, k) for k in ("work_seconds", "startup_seconds", "wall_seconds")},
         "raw": {"nas": nas_runs, "plain": plain_runs, "nas_latency_torch": torch_lat_runs},
+        "checks": checks_cost(args.threads, max(5, args.repeats * 2)),
     }
     result["ratio_work"] = result["nas"]["work_seconds"] / result["plain"]["work_seconds"]
     result["ratio_wall"] = result["nas"]["wall_seconds"] / result["plain"]["wall_seconds"]
@@ -154,7 +184,10 @@ def main() -> None:
         f"| plain script | {result['plain']['work_seconds']:.2f} | {result['plain']['startup_seconds']:.2f} | "
         f"{result['plain']['wall_seconds']:.2f} |\n\n"
         f"ratio (work): **{result['ratio_work']:.3f}** (target <= 1.10); ratio (wall): {result['ratio_wall']:.3f}; "
-        f"with per-trial latency on eager PyTorch: {result['ratio_work_latency_torch']:.3f}\n"
+        f"with per-trial latency on eager PyTorch: {result['ratio_work_latency_torch']:.3f}\n\n"
+        f"checks inside the epoch (progress, Ctrl-C, train.trial_timeout), on the cheapest batches (64-16-10 MLP, "
+        f"batch 32): {result['checks']['us_per_batch_on']:.1f} us per batch on vs {result['checks']['us_per_batch_off']:.1f} "
+        f"off, ratio **{result['checks']['ratio']:.3f}**\n"
     )
     out.with_suffix(".md").write_text(table)
     print(table)

@@ -167,13 +167,13 @@ def test_fit_checks_inside_the_epoch_at_the_configured_interval(monkeypatch):
 
     from nas_cli.data import load_dataset
     from nas_cli.errors import TrialStopped
-    from nas_cli.trial import fit as fit_module
+    from nas_cli.trial import batch_checks
     from nas_cli.trial.fit import Hparams, fit
 
     data = load_dataset("digits")
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     calls = []
-    monkeypatch.setattr(fit_module, "CHECK_SECONDS", 0.0)  # check after every batch
+    monkeypatch.setattr(batch_checks, "CHECK_SECONDS", 0.0)  # check after every batch
     fit(model, data, Hparams(lr=1e-3, batch_size=500), 1, on_batch=lambda *a: calls.append(a[:3]))
     assert calls == [(1, 1, 3), (1, 2, 3), (1, 3, 3)]
 

@@ -37,6 +37,15 @@ def estimate(trial, ctx, cost: dict, hp) -> dict | None:
     return timing
 
 
+def slow_batches(timing: dict | None) -> bool:
+    """Whether one estimated batch takes longer than the check interval: then `fit` checks between layers."""
+    from nas_cli.trial.batch_checks import CHECK_SECONDS
+
+    if not timing or not timing["work"]["batches"]:
+        return False
+    return timing["estimated_seconds"] / timing["work"]["batches"] > CHECK_SECONDS
+
+
 def batch_hook(trial, ctx, epochs: int, batch_size: int, timing: dict | None):
     """`fit`'s on_batch: stop mid-epoch on a first Ctrl-C (the batch recorded), report progress."""
     estimated = (timing or {}).get("estimated_seconds")

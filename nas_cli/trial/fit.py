@@ -9,10 +9,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from nas_cli.errors import TrialFailed, TrialStopped
+from nas_cli.trial.batch_checks import CHECK_SECONDS, Checker
 
-# Seconds between the checks inside an epoch (progress, Ctrl-C, train.trial_timeout): a clock read per
-# batch decides, so a check costs nothing measurable per batch and lands within a batch of this.
-CHECK_SECONDS = 0.5
+__all__ = ["CHECK_SECONDS", "Hparams", "evaluate", "fit", "make_optimizer", "predict"]
 
 
 @dataclass
@@ -54,6 +53,7 @@ def fit(
     deadline: float | None = None,
     on_epoch: Callable[[int, dict], None] | None = None,
     on_batch: Callable[[int, int, int, float], None] | None = None,
+    layer_checks: bool = False,
     autocast_dtype=None,
     label_smoothing: float = 0.0,
     task=None,
@@ -62,8 +62,10 @@ def fit(
 
     `on_epoch(epoch, record)` is called with the epoch's metrics; it may raise to stop (pruning).
     `on_batch(epoch, batches_done, batches_per_epoch, seconds_into_epoch)` is called inside an epoch at most every
-    CHECK_SECONDS (progress, a Ctrl-C); it may raise to stop mid-epoch. Raises TrialFailed when the
-    loss is not finite, TrialStopped when `deadline` (time.monotonic()) passes, mid-epoch too.
+    CHECK_SECONDS (progress, a Ctrl-C); it may raise to stop mid-epoch; with `layer_checks` (a network
+    whose one batch takes longer than that) also between its layers (trial/batch_checks.py). Raises
+    TrialFailed when the loss is not finite, TrialStopped when `deadline` (time.monotonic()) passes,
+    mid-epoch too.
     """
     import torch
 
@@ -85,10 +87,10 @@ def fit(
         else torch.autocast(device_type=device.type, enabled=False)
     )
     history = []
-    checking = on_batch is not None or deadline is not None
-    next_check = time.monotonic() + CHECK_SECONDS
+    checker = Checker(on_batch, deadline, steps_per_epoch)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
+        checker.start_epoch(epoch)
         model.train()
         perm = torch.randperm(n, generator=gen, device=device)
         loss_sum = torch.zeros((), device=device)
@@ -97,17 +99,18 @@ def fit(
             xb, yb = data.train_x[idx], data.train_y[idx]
             if data.augment is not None:
                 xb = data.augment(xb, gen)
-            with autocast:
-                loss = task.loss(model(xb), yb, label_smoothing=label_smoothing, loss=hp.loss)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            with checker.inside_layers(model, layer_checks):
+                with autocast:
+                    loss = task.loss(model(xb), yb, label_smoothing=label_smoothing, loss=hp.loss)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
             opt.step()
             if sched is not None:
                 sched.step()
             loss_sum += loss.detach()
-            if checking and time.monotonic() >= next_check:
-                _check(epoch, step + 1, steps_per_epoch, on_batch, deadline, start)
-                next_check = time.monotonic() + CHECK_SECONDS
+            checker.done = step + 1
+            if checker.active and checker.due():
+                checker.check()
         train_loss = float(loss_sum) / steps_per_epoch
         if not math.isfinite(train_loss):
             raise TrialFailed(f"training loss is {train_loss} at epoch {epoch} (diverged)")
@@ -121,14 +124,6 @@ def fit(
             raise TrialStopped(f"trial exceeded train.trial_timeout after epoch {epoch}",
                                {"epoch": epoch, "batch": steps_per_epoch, "batches": steps_per_epoch})
     return history
-
-
-def _check(epoch: int, done: int, batches: int, on_batch, deadline, start: float) -> None:
-    if deadline is not None and time.monotonic() > deadline:
-        raise TrialStopped(f"trial exceeded train.trial_timeout in epoch {epoch} at batch {done}/{batches}",
-                           {"epoch": epoch, "batch": done, "batches": batches})
-    if on_batch is not None:
-        on_batch(epoch, done, batches, time.perf_counter() - start)
 
 
 def predict(model, x, batch_size: int = 2048, autocast_dtype=None):

@@ -93,12 +93,13 @@ def objective(trial, ctx: TrialContext):
             signals.trial_stopping()
             raise TrialFailed(signals.interrupt_reason())
         arch = ctx.space.sample(trial)
-        hp = sample_hparams(trial, ctx.train, ctx.task.losses if ctx.task else ())
+        hp = ctx.extra.get("fixed_hparams") or sample_hparams(trial, ctx.train, ctx.task.losses if ctx.task else ())
         atomic_write_json(tdir / "arch.json", {"space": ctx.space.name, "arch": arch, "hparams": hp.to_dict(),
                                                "trial": trial.number})
         trial.set_user_attr("arch", arch)
         trial.set_user_attr("hparams", hp.to_dict())
-        metrics = train_and_measure(trial, ctx, arch, hp, tdir)
+        evaluate = ctx.extra.get("evaluate") or train_and_measure  # evaluator=zero_cost: trial/zero_cost.py
+        metrics = evaluate(trial, ctx, arch, hp, tdir)
     except optuna.TrialPruned:
         raise
     except TrialFailed as exc:
@@ -166,6 +167,7 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
     try:
         fit(train_model, ctx.data, hp, epochs, seed=ctx.seed + trial.number, max_batches=ctx.train.get("max_batches"),
             deadline=deadline, on_epoch=on_epoch, on_batch=epoch_timing.batch_hook(trial, ctx, epochs, hp.batch_size, timing),
+            layer_checks=epoch_timing.slow_batches(timing),
             autocast_dtype=ctx.autocast_dtype, label_smoothing=float(ctx.train.get("label_smoothing", 0.0)),
             task=ctx.task)
     finally:  # pruned or stopped too: its whole epochs calibrate the next trial's estimate
