@@ -26,7 +26,7 @@ def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict,
         from nas_cli.deploy.selection import select_for_finetune
 
         candidates = select_for_finetune(study, objectives, ft["select"], int(ft["top_k"]), ctx.task.objectives())[1]
-    reporter.info(f"fine-tune: top {len(candidates)} trial(s) for {ft['epochs']} epochs")
+        reporter.info(f"fine-tune: top {len(candidates)} trial(s) for {ft['epochs']} epochs")
     out = finetune(candidates, ctx, int(ft["epochs"]), reporter, refit=bool(ft.get("refit", False)))
     summary["finetune"] = {"epochs": int(ft["epochs"]), "selected_trial": out["selected"], "test": out["test"],
                            "refit": out["refit"],

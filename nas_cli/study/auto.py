@@ -22,7 +22,8 @@ def resolve_auto(settings: dict) -> dict:
         settings["search_space"] = {**space_defaults(SPACE_FOR_KIND[dataset_kind(ds.get("name"))]),
                                     **{k: v for k, v in space.items() if k != "name"}}
     if not settings.get("objectives"):
-        settings["objectives"] = [get_task(ds.get("task")).default_objective]
+        zero_cost = (settings.get("evaluator") or {}).get("name") == "zero_cost"  # untrained: no accuracy yet
+        settings["objectives"] = ["zero_cost:max" if zero_cost else get_task(ds.get("task")).default_objective]
     return settings
 
 

@@ -43,3 +43,36 @@ def validate_cost_keys(cfg: dict, get, check_int, check_number, check_choice) ->
         check_number(cfg, "export.max_accuracy_drop", 0.0, 1.0)
     if "calibration_samples" in ex:
         check_int(cfg, "export.calibration_samples", 1, 10_000_000)
+
+
+def _zero_cost_keys(cfg: dict, check_int, check_choice) -> None:
+    from nas_cli.trial.zero_cost import proxy_choices
+
+    zc = cfg.get("zero_cost") or {}
+    if "proxy" in zc:
+        check_choice(cfg, "zero_cost.proxy", list(proxy_choices()))
+    if "batch_size" in zc:
+        check_int(cfg, "zero_cost.batch_size", 2, 65536)  # naswot and jacob_cov compare samples: at least 2
+    if "reference" in zc:
+        check_int(cfg, "zero_cost.reference", 2, 100_000)
+
+
+def zero_cost_objectives(cfg: dict, check_int, check_choice) -> dict[str, str]:
+    """evaluator=zero_cost: its keys checked; the objectives it allows (the score and the cost
+    metrics: nothing is trained, so no accuracy or loss)."""
+    from nas_cli.tasks import COST_METRICS
+
+    _zero_cost_keys(cfg, check_int, check_choice)
+    if (cfg.get("prescreen") or {}).get("candidates") is not None:
+        raise ConfigError("prescreen.candidates needs the training evaluator (evaluator=train): "
+                          "evaluator=zero_cost already scores every trial without training")
+    return {"zero_cost": "maximize", **COST_METRICS}
+
+
+def validate_prescreen(cfg: dict, check_int, check_choice) -> None:
+    _zero_cost_keys(cfg, check_int, check_choice)
+    check_int(cfg, "prescreen.candidates", 1, 1_000_000)
+    check_int(cfg, "prescreen.keep", 1, 1_000_000)
+    pc = cfg["prescreen"]
+    if int(pc["keep"]) > int(pc["candidates"]):
+        raise ConfigError(f"prescreen.keep={pc['keep']} must be <= prescreen.candidates={pc['candidates']}")

@@ -213,8 +213,9 @@ def sample_trial_params(ctx) -> Callable[[Any], Any]:
     return lambda trial: (ctx.space.sample(trial), sample_hparams(trial, ctx.train, ctx.task.losses if ctx.task else ()))
 
 
-def enqueue_param_sets(study, sets: list[dict], n_run: int, source: str) -> dict:
-    """Enqueue new sets in order until the trials this call runs are covered; skip those already present."""
+def enqueue_param_sets(study, sets: list[dict], n_run: int, source: str, attrs: list[dict] | None = None) -> dict:
+    """Enqueue new sets in order until the trials this call runs are covered; skip those already present.
+    `attrs[i]`: more user attributes for set i (prescreen: its proxy values)."""
     from optuna.trial import TrialState
 
     waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
@@ -226,7 +227,9 @@ def enqueue_param_sets(study, sets: list[dict], n_run: int, source: str) -> dict
             out["deferred"] = sum(p not in present for p in sets[i:])
             break
         before = len(study.get_trials(deepcopy=False))
-        study.enqueue_trial(params, user_attrs={"enqueued_from": source, "enqueue_index": i}, skip_if_exists=True)
+        extra = attrs[i] if attrs else {}
+        study.enqueue_trial(params, user_attrs={"enqueued_from": source, "enqueue_index": i, **extra},
+                            skip_if_exists=True)
         if len(study.get_trials(deepcopy=False)) > before:
             out["enqueued"] += 1
         else:

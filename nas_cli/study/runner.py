@@ -148,6 +148,10 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
 
         done, n_run, total_cb = trained_plan(study, n_total, settings)
         remaining = max(0, n_total - done)
+    if (settings.get("prescreen") or {}).get("candidates"):  # zero-cost scores pick the first trials
+        from nas_cli.study.prescreen import run_prescreen
+
+        summary["prescreen"] = run_prescreen(settings, study, ctx, remaining, reporter)
     if settings["study"].get("enqueue") is not None:  # given parameter sets first, before any worker starts
         from nas_cli.study.enqueue import enqueue_from_config, sample_trial_params
 
@@ -182,6 +186,9 @@ def run_search_job(settings: dict, objectives, run_dir: Path, summary: dict, rep
     finally:
         reporter.stop()
         summary["timings"]["search_seconds"] = time.perf_counter() - t1
+        if (summary.get("prescreen") or {}).get("seconds") is not None:  # the pre-screen's share of the search
+            pre = summary["prescreen"]["seconds"]
+            summary["prescreen"]["share_of_search"] = round(pre / max(1e-9, pre + summary["timings"]["search_seconds"]), 4)
         summary["trials"] = count_trials(study)
         summary["best_trials"] = best_trials(study, objectives, ctx.space, k=5)
         if ctx.extra.get("limits"):

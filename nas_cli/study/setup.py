@@ -116,6 +116,15 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
                        objectives=objectives, device=hw.device, channels_last=hw.channels_last,
                        autocast_dtype=hw.autocast_dtype, on_epoch=reporter.epoch, on_batch=reporter.batch,
                        task=task_for(data.spec))
+    evaluator = (settings.get("evaluator") or {}).get("name", "train")
+    ctx.extra.update(evaluator=evaluator, zero_cost=dict(settings.get("zero_cost") or {}))
+    if evaluator == "zero_cost":  # score untrained networks (trial/zero_cost.py); fine-tune trains the top-k
+        from nas_cli.trial.zero_cost import fixed_hparams, score_and_measure
+
+        ctx.extra.update(evaluate=score_and_measure, fixed_hparams=fixed_hparams(settings["train"], ctx.task))
+        summary["evaluator"] = {"name": "zero_cost", **ctx.extra["zero_cost"],
+                                "hparams": ctx.extra["fixed_hparams"].to_dict()}
+        _score_reference(ctx, settings, summary)
     from nas_cli.trial.measure import configure_trial_cost
 
     configure_trial_cost(ctx, settings, hw)  # latency runtime, batch size, threads; constraint limits
@@ -132,3 +141,19 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
         if hint:
             reporter.info(hint)
     return ctx, study
+
+
+def _score_reference(ctx, settings: dict, summary: dict) -> None:
+    """evaluator=zero_cost with the ensemble: score `zero_cost.reference` random architectures once, the
+    fixed field every trial's rank is taken in (trial/zero_cost.py)."""
+    import time
+
+    from nas_cli.study.prescreen import sample_candidates, score_candidates
+
+    if str(ctx.extra["zero_cost"].get("proxy", "ensemble")) != "ensemble":
+        return
+    start = time.perf_counter()
+    n = int(ctx.extra["zero_cost"].get("reference", 24))
+    rows = score_candidates(ctx, sample_candidates(ctx, n, int(settings["seed"]) + 1))
+    ctx.extra["zero_cost_reference"] = [r["proxies"] for r in rows if "proxies" in r]
+    summary["evaluator"]["reference_seconds"] = round(time.perf_counter() - start, 3)

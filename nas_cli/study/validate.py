@@ -138,6 +138,14 @@ def validate(cfg: dict) -> list[tuple[str, str]]:
         _int(cfg, "gate.max_params", 1, None, allow_none=True)
         _gate_fits_task(cfg)
     task = task_of(cfg)
+    if (cfg.get("evaluator") or {}).get("name") == "zero_cost":
+        from nas_cli.study.config_checks import zero_cost_objectives
+
+        return parse_objectives(_get(cfg, "objectives") or ["zero_cost:max"], zero_cost_objectives(cfg, _int, _choice))
+    if (cfg.get("prescreen") or {}).get("candidates") is not None:
+        from nas_cli.study.config_checks import validate_prescreen
+
+        validate_prescreen(cfg, _int, _choice)
     return parse_objectives(_get(cfg, "objectives") or [task.default_objective], task.objectives())
 
 
