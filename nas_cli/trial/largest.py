@@ -66,9 +66,13 @@ def slowest_epoch(ctx, estimator, batch_size: int) -> tuple[float, dict] | None:
 
     spec, worst = ctx.data.spec, None
     n_train, n_val = int(ctx.data.train_x.shape[0]), int(ctx.data.val_x.shape[0])
+    import torch
+
     for arch in candidate_architectures(ctx.space, seed=ctx.seed):
-        try:
-            flops = count_flops(ctx.space.build(arch, spec), trial_example(ctx))
+        try:  # on the meta device: shapes and FLOPs without allocating a byte (a huge corner cannot OOM)
+            with torch.device("meta"):
+                model = ctx.space.build(arch, spec)
+            flops = count_flops(model, trial_example(ctx))
         except Exception:  # an invalid corner (e.g. too much pooling for the input): not a candidate
             continue
         seconds = estimator.estimate(epoch_work(flops, n_train, n_val, batch_size, ctx.train.get("max_batches")))
@@ -100,5 +104,8 @@ def largest_space_hint(ctx, settings: dict) -> str | None:
     if str(ctx.device) != "cpu" or settings["hardware"].get("device", "auto") not in ("cpu", "auto"):
         return None
     train = settings["train"]
-    batch = train.get("batch_size") or max(int(b) for b in train["search"]["batch_size"])
-    return cpu_hint(ctx, EpochEstimator(**ctx.extra["epoch_probe"]), int(batch))
+    try:  # a hint: an odd config (checked and reported where it is used) must not end the run here
+        batch = train.get("batch_size") or max(int(b) for b in (train.get("search") or {}).get("batch_size") or [64])
+        return cpu_hint(ctx, EpochEstimator(**ctx.extra["epoch_probe"]), int(batch))
+    except Exception:
+        return None
