@@ -10,6 +10,8 @@ its FLOPs counted (a few hundred milliseconds in all), then timed with the run's
 from __future__ import annotations
 
 HINT_SECONDS = 600.0
+MAX_INT = 4096  # integer choices (layer counts) are looked at up to low + this: a space allowing a million layers still gets a hint in a second
+BUDGET_SECONDS = 3.0  # the candidates are built and counted within about this much time
 
 
 class _TopTrial:
@@ -18,7 +20,7 @@ class _TopTrial:
     number = 0
 
     def suggest_int(self, name, low, high, step=1, log=False):
-        return int(high)
+        return int(min(high, low + MAX_INT))
 
     def suggest_float(self, name, low, high, step=None, log=False):
         return float(high)
@@ -37,7 +39,7 @@ class _RandomTrial(_TopTrial):
         self.rng = rng
 
     def suggest_int(self, name, low, high, step=1, log=False):
-        return self.rng.randrange(int(low), int(high) + 1, int(step or 1))
+        return self.rng.randrange(int(low), int(min(high, low + MAX_INT)) + 1, int(step or 1))
 
     def suggest_float(self, name, low, high, step=None, log=False):
         return self.rng.uniform(float(low), float(high))
@@ -66,9 +68,14 @@ def slowest_epoch(ctx, estimator, batch_size: int) -> tuple[float, dict] | None:
 
     spec, worst = ctx.data.spec, None
     n_train, n_val = int(ctx.data.train_x.shape[0]), int(ctx.data.val_x.shape[0])
+    import time
+
     import torch
 
+    deadline = time.monotonic() + BUDGET_SECONDS
     for arch in candidate_architectures(ctx.space, seed=ctx.seed):
+        if time.monotonic() > deadline:
+            break
         try:  # on the meta device: shapes and FLOPs without allocating a byte (a huge corner cannot OOM)
             with torch.device("meta"):
                 model = ctx.space.build(arch, spec)
