@@ -78,6 +78,10 @@ def _predict(opts) -> int:
         from nas_cli.commands.predict_texts import predict_texts
 
         return predict_texts(predictor, opts)
+    if getattr(predictor, "kind", "image") == "audio":
+        from nas_cli.commands.predict_audio import predict_audio
+
+        return predict_audio(predictor, opts, format_rows)
     paths = expand_inputs(opts.inputs)
     top_k = min(opts.top_k, len(predictor.classes))
     lines: list[str] = []

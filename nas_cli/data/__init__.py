@@ -29,11 +29,13 @@ DATASETS: dict[str, str] = {
     "diabetes": "nas_cli.data.tables:load_diabetes",
     "text_csv": "nas_cli.data.texts:load_text_csv",
     "text_folder": "nas_cli.data.texts:load_text_folder",
+    "audio_folder": "nas_cli.data.audio:load_audio_folder",
 }
 
 # What kind of input a dataset family gives (picks `search_space=auto`); unlisted families: image.
 KINDS: dict[str, str] = {"csv": "table", "breast_cancer": "table", "wine": "table", "iris": "table",
                          "diabetes": "table", "text_csv": "text", "text_folder": "text"}
+KINDS["audio_folder"] = "audio"
 
 
 def dataset_kind(name: str | None) -> str:
@@ -64,6 +66,9 @@ class DataSpec:
     target_scale: tuple[float, float] | None = None
     # Text: {"vocab_size", "max_length", "pad_id", "cls_id"}; inputs are token ids [N, L] int64, pad id 0.
     text: dict | None = None
+    # Audio: the log-mel front end (sample_rate, samples, n_mels, n_fft, win_length, hop_length, f_min,
+    # f_max, frames, mean, std); inputs are its output [N, 1, n_mels, frames], the export takes [N, samples].
+    audio: dict | None = None
 
 
 @dataclass

@@ -34,6 +34,10 @@ def load_checkpoint(path: str | Path):
         spec = DataSpec(**{**spec_d, "input_shape": tuple(spec_d["input_shape"])})
         space = build_space(ckpt["space"], spec=spec)
         model = space.build(ckpt["arch"], spec)
+        if getattr(spec, "audio", None) is not None:  # audio exports take raw samples: front end + network
+            from nas_cli.deploy.audio_export import front_end_of
+
+            model = front_end_of(model, spec)
         model.load_state_dict(ckpt["state_dict"])
     except FileNotFoundError:
         raise NasError(f"{path}: no such checkpoint file") from None

@@ -11,19 +11,29 @@ def export_selected(settings: dict, ctx, out: dict, cost: dict, export_dir: Path
     from nas_cli.deploy.export import export_all, write_model_card
 
     ex, model = settings["export"], out["model"]
-    result = export_all(model, space_name=ctx.space.name, arch=out["arch"], hparams=out["hparams"].to_dict(),
-                        spec=ctx.data.spec, config=settings, inputs=ctx.task.export_inputs(ctx.data.spec, ctx.data.test_x[:256]),
+    exported, inputs = model, ctx.task.export_inputs(ctx.data.spec, ctx.data.test_x[:256])
+    signature = ctx.task.signature(ctx.data.spec)
+    if getattr(ctx.data.spec, "audio", None) is not None:  # the export takes raw samples: front end + network
+        from nas_cli.deploy.audio_export import audio_export_parts
+
+        exported, inputs, signature = audio_export_parts(model, ctx.data, signature)
+    result = export_all(exported, space_name=ctx.space.name, arch=out["arch"], hparams=out["hparams"].to_dict(),
+                        spec=ctx.data.spec, config=settings, inputs=inputs,
                         out_dir=export_dir,
                         tolerance=float(ex["tolerance"]), onnx=bool(ex["onnx"]), torch_export=bool(ex["torch_export"]),
-                        signature=ctx.task.signature(ctx.data.spec), preprocess=ctx.data.preprocess)
+                        signature=signature, preprocess=ctx.data.preprocess)
     card = write_model_card(export_dir / "model_card.md", space_name=ctx.space.name,
                             description=ctx.space.describe(out["arch"]), arch=out["arch"],
                             hparams=out["hparams"].to_dict(), test=out["test"], cost=cost, export=result,
-                            dataset=dataset, signature=ctx.task.signature(ctx.data.spec))
+                            dataset=dataset, signature=signature)
     result["files"]["model_card"] = str(card)
     if result["files"].get("onnx") and ctx.data.preprocess:
         from nas_cli.deploy.raw_inputs import write_raw_input_files
 
-        result["files"].update(write_raw_input_files(ctx.data, export_dir, ctx.task.signature(ctx.data.spec)))
+        result["files"].update(write_raw_input_files(ctx.data, export_dir, signature))
+    if exported is not model:  # int8/pruned variants of the waveform model are not built yet
+        if str(ex.get("quantize", "none")) != "none" or float(ex.get("prune") or 0.0):
+            reporter.warn("export.quantize/export.prune: no compressed variants for audio exports yet")
+        return result
     compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter)
     return result

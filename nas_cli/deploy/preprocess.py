@@ -76,6 +76,12 @@ def check_preprocess(info, where: str) -> None:
         if not isinstance(info.get("output"), dict) or not isinstance(info["output"].get("name"), str):
             raise bad("output.name", "must be a string")
         return check_text_preprocess(info, where)
+    if isinstance(info.get("input"), dict) and info["input"].get("kind") == "audio":
+        from nas_cli.deploy.audio_preprocess import check_audio_preprocess
+
+        if not isinstance(info.get("output"), dict) or not isinstance(info["output"].get("name"), str):
+            raise bad("output.name", "must be a string")
+        return check_audio_preprocess(info, where)
     for key in ("input", "image", "output"):
         if not isinstance(info.get(key), dict):
             raise bad(key, "is missing or not an object")

@@ -1,0 +1,52 @@
+"""Exporting an audio classifier: the searched network trained on log-mel features gets the log-mel
+front end (`data/audio_features.py`, with the training mean/std) in front of it, so `model.onnx`,
+`model.pt2` and `model.pt` take a raw mono waveform `[batch, samples]` at the training sample rate.
+ONNX Runtime is checked against PyTorch on real test waveforms. Also writes `preprocess.json` and the
+drift reference (level, duration, centroid of the training clips)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+INPUT_NAME = "waveform"
+
+
+def audio_export_parts(body, data, signature):
+    """(waveform model, up to 256 raw test waveforms, its Signature) for `export_all`."""
+    import torch
+
+    from nas_cli.data.audio_features import log_mel, with_front_end
+    from nas_cli.tasks import Signature, TensorSpec
+
+    audio = data.spec.audio
+    front = log_mel(audio, mean=audio["mean"], std=audio["std"]).eval()
+    model = with_front_end(body.to("cpu", memory_format=torch.contiguous_format).float(), front).eval()
+    waves = torch.as_tensor(data.raw["test"]["waves"][:256], dtype=torch.float32)
+    if len(waves) < 2:  # export traces with 2 examples
+        waves = torch.cat([waves, torch.zeros((2 - len(waves), audio["samples"]))])
+    sig = Signature(inputs=(TensorSpec(INPUT_NAME, "float32", ("batch", int(audio["samples"]))),),
+                    outputs=signature.outputs)
+    return model, waves, sig
+
+
+def front_end_of(body, spec):
+    """A rebuilt network with an empty front end of the right shape (a checkpoint's state_dict fills it)."""
+    from nas_cli.data.audio_features import log_mel, with_front_end
+
+    return with_front_end(body, log_mel(spec.audio, filterbank=False))
+
+
+def write_audio_files(data, export_dir: Path, signature) -> dict:
+    """preprocess.json and drift_reference.json (training clips' level, duration, centroid)."""
+    from nas_cli.deploy.audio_drift import audio_reference
+    from nas_cli.deploy.audio_preprocess import audio_preprocess
+    from nas_cli.deploy.preprocess import write_preprocess
+    from nas_cli.rundir import atomic_write_json
+
+    info = audio_preprocess(data.preprocess, signature)
+    files = {"preprocess": str(write_preprocess(export_dir, info))}
+    train = (data.raw or {}).get("train")
+    if train is not None and len(train["stats"]):
+        files["drift_reference"] = str(atomic_write_json(export_dir / "drift_reference.json",
+                                                         audio_reference(train["stats"])))
+    return files
