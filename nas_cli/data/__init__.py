@@ -90,6 +90,8 @@ class Data:
     preprocess: dict | None = None
     # Tables: each split's rows as read ({"train"|"val"|"test": pandas DataFrame}, target column
     # included), for the export's drift reference and for `nas evaluate` (the export's own transform).
+    # Audio: {split: {"waves": float32 [N, samples], "stats": [N, 3] level/seconds/centroid, "paths",
+    # "labels", "groups"}} for the waveform export's check, the drift reference and `nas evaluate`.
     raw: dict | None = None
 
     def to(self, device) -> Data:
