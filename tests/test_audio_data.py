@@ -121,6 +121,7 @@ def test_image_and_audio_spaces_build_on_spectrograms(space):
     ({"sample_rate": 8000, "duration": 0.01}, "fewer than dataset.n_fft"),
     ({"augment": "mixup"}, "dataset.augment='mixup' is not allowed"),
     ({"root": "/no/such/dir"}, "does not exist"),
+    ({"manifest": "labels.csv"}, "dataset.manifest and dataset.label_pattern both give labels"),
 ])
 def test_bad_options_name_the_key(clips, options, message):
     from nas_cli.errors import ConfigError

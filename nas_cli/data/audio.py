@@ -68,6 +68,8 @@ def _list_rows(root, manifest, label_rx) -> list:
         if not root_path.is_dir():
             raise ConfigError(f"dataset.root={root} " + ("is not a directory" if root_path.exists() else "does not exist"))
     if manifest not in (None, ""):
+        if label_rx is not None:
+            raise ConfigError("dataset.manifest and dataset.label_pattern both give labels; keep one of them")
         return list_manifest(manifest, root_path)
     if root_path is None:
         raise ConfigError("dataset=audio_folder needs dataset.root=PATH (train/<class>/*.wav, or any layout with "
