@@ -1,5 +1,5 @@
-"""Tiny audio fixtures written with soundfile in the real on-disk formats: tones and noise at several
-sample rates and channel counts, named `<label>_<speaker>_<n>.<ext>` as many speech sets are."""
+"""Tiny audio fixtures written with soundfile in the real on-disk formats (WAV, FLAC, OGG Vorbis):
+tones and noise at several sample rates and channel counts, named `<label>_<speaker>_<n>.<ext>` as many speech sets are."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def write_clips(root: Path, speakers=("ann", "bob", "cat", "dan", "eve", "fay"),
         for label in KINDS:
             for n in range(per):
                 rate, channels = RATES[(s + n) % len(RATES)], 1 + (s + n) % 2
-                ext = ("wav", "flac")[(k := k + 1) % 2]
+                ext = ("wav", "flac", "ogg")[(k := k + 1) % 3]
                 folder = root if layout == "flat" else root / "train" / label
                 folder.mkdir(parents=True, exist_ok=True)
                 sf.write(folder / f"{label}_{speaker}_{n}.{ext}",

@@ -55,7 +55,8 @@ def test_an_audio_search_exports_a_waveform_model_that_predicts_and_evaluates_fi
     (tmp_path / "new").mkdir()
     bad = tmp_path / "new" / "broken.wav"
     bad.write_bytes(b"RIFF....WAVEfmt nonsense")
-    picks = sorted(root.glob("*_ann_*"))[:2]
+    picks = sorted(root.glob("*_ann_*"))[:3]
+    assert {p.suffix for p in picks} == {".wav", ".flac", ".ogg"}
     for p in picks:
         (tmp_path / "new" / p.name).write_bytes(p.read_bytes())
     capsys.readouterr()
@@ -63,7 +64,7 @@ def test_an_audio_search_exports_a_waveform_model_that_predicts_and_evaluates_fi
     out, err = capsys.readouterr()
     rows = [json.loads(r) for r in out.splitlines()]
     assert [r["path"] for r in rows] == [str(picks[0]), *[str(tmp_path / "new" / p.name) for p in picks]]
-    assert "broken.wav: not a readable audio file" in err and "1 of 4 file(s) skipped" in err
+    assert "broken.wav: not a readable audio file" in err and "1 of 5 file(s) skipped" in err
     from nas_cli.deploy.audio_predictor import AudioPredictor  # noqa: F401 (the predictor nas predict used)
     from nas_cli.deploy.predictor import load
 
