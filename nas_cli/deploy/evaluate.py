@@ -77,6 +77,10 @@ def evaluate_export(export_dir: Path, data, task, *, split: str, batch_size: int
         from nas_cli.deploy.evaluate_text import evaluate_text_export
 
         return evaluate_text_export(predictor, data, task, split=split, alpha=alpha)
+    if getattr(predictor, "kind", "image") == "ratings":
+        from nas_cli.deploy.evaluate_ratings import evaluate_ratings_export
+
+        return evaluate_ratings_export(predictor, data, task, split=split)
     info = predictor.info
     x, y = pick_split(data, split)
     want = [info["image"]["channels"], *info["image"]["size"]]

@@ -23,6 +23,7 @@ SPACES: dict[str, str] = {
     "textcnn": "nas_cli.spaces.text:TextCNNSpace",
     "rnn": "nas_cli.spaces.text:RNNSpace",
     "transformer": "nas_cli.spaces.text:TransformerSpace",
+    "ncf": "nas_cli.spaces.ncf:NCFSpace",
 }
 
 

@@ -7,8 +7,8 @@ Revisited") found hard to beat: biased matrix factorisation `mf_bias` (dot produ
 bias + global offset). A sample holds only the choices its model uses.
 
 The data comes from `spec.ratings` (or `spec` itself when it is a dict): {"n_users", "n_items",
-"global_mean"}. DataSpec has no such field yet: the integrator adds `ratings: dict | None = None`
-(filled by `RatingsSplit.ratings_spec()`).
+"global_mean", "feedback"} (data/ratings.py fills it from `RatingsSplit.ratings_spec()`). Explicit
+feedback builds every model with user/item biases, the fallback of an unknown id (spaces/ncf_nets.py).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class NCFSpace(SearchSpace):
             raise ConfigError("search_space=ncf builds from spec.ratings = {n_users, n_items, global_mean}; "
                               f"the dataset gave {ratings!r}")
         return NCFNet(arch, int(ratings["n_users"]), int(ratings["n_items"]),
-                      float(ratings.get("global_mean") or 0.0))
+                      float(ratings.get("global_mean") or 0.0), fallback=ratings.get("feedback") == "explicit")
 
     def describe(self, arch: dict) -> str:
         parts = [arch["model"]]
@@ -91,7 +91,7 @@ class NCFSpace(SearchSpace):
             parts.append(f"factors{arch['factors']}")
         if "widths" in arch:
             tower = " ".join(str(w) for w in arch["widths"])
-            parts.append(f"mlp[emb{arch['mlp_embedding']}: {tower}] drop{arch['dropout']:.2f}")
+            parts.append(f"mlp(emb{arch['mlp_embedding']}: {tower}) drop{arch['dropout']:.2f}")
         return " ".join(parts)
 
 

@@ -3,8 +3,10 @@
 
 An index outside the training split's range (-1: an id the training split lacked) reads a zero
 embedding and a zero bias, so `mf_bias` then predicts exactly the fallback of an unknown id: the global
-offset plus the known side's bias (the global mean when both are unknown). The other models give their
-item-only (or user-only) score; an implicit-feedback caller skips unknown users instead.
+offset plus the known side's bias (the global mean when both are unknown). With `fallback` (explicit
+ratings) every model gets user and item biases too, and its interaction term is dropped for a pair
+with an unknown id, so each model predicts that same fallback; an implicit-feedback caller skips
+unknown users instead.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ def _lookup(table: nn.Embedding, index, rows: int):
 class NCFNet(nn.Module):
     """GMF, MLP, NeuMF (He et al. 2017) or biased MF (`mf_bias`), chosen by `arch["model"]`."""
 
-    def __init__(self, arch: dict, n_users: int, n_items: int, global_mean: float = 0.0) -> None:
+    def __init__(self, arch: dict, n_users: int, n_items: int, global_mean: float = 0.0,
+                 fallback: bool = False) -> None:
         super().__init__()
         self.model = str(arch["model"])
+        self.fallback = bool(fallback) and self.model != "mf_bias"  # mf_bias falls back by construction
         self.n_users, self.n_items = int(n_users), int(n_items)
         head_in = 0
         if self.model in ("gmf", "neumf", "mf_bias"):
@@ -40,7 +44,7 @@ class NCFNet(nn.Module):
             self.user_factors = _embedding(self.n_users, factors)
             self.item_factors = _embedding(self.n_items, factors)
             head_in += factors
-        if self.model == "mf_bias":
+        if self.model == "mf_bias" or self.fallback:
             self.user_bias = _embedding(self.n_users, 1, std=0.0)
             self.item_bias = _embedding(self.n_items, 1, std=0.0)
         if self.model in ("mlp", "neumf"):
@@ -74,4 +78,9 @@ class NCFNet(nn.Module):
             pair = torch.cat([_lookup(self.user_mlp, user, self.n_users), _lookup(self.item_mlp, item, self.n_items)], -1)
             parts.append(self.tower(pair))
         vector = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
-        return self.head(vector).squeeze(-1) + self.offset
+        score = self.head(vector).squeeze(-1)
+        if self.fallback:
+            known = (user >= 0) & (user < self.n_users) & (item >= 0) & (item < self.n_items)
+            bias = _lookup(self.user_bias, user, self.n_users) + _lookup(self.item_bias, item, self.n_items)
+            score = score * known.to(score.dtype) + bias.squeeze(-1)
+        return score + self.offset

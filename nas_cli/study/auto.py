@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SPACE_FOR_KIND = {"table": "mlp", "image": "cnn", "text": "textcnn"}
+SPACE_FOR_KIND = {"table": "mlp", "image": "cnn", "text": "textcnn", "ratings": "ncf"}
 
 
 def resolve_auto(settings: dict) -> dict:
