@@ -79,8 +79,9 @@ class RatingsPredictor:
             k = min(int(top_k), int(np.isfinite(scores[0]).sum()))
             best = np.argsort(-scores[0], kind="stable")[:k]
             shown = self._shown(scores[0, best])
+            name = self.users.raw[u] if u >= 0 else raw  # the id as training read it (42, not "42")
             for rank, (item, score) in enumerate(zip(self.items.to_raw(best), shown, strict=True), start=1):
-                rows.append((raw, rank, item, float(score), bool(u >= 0)))
+                rows.append((name, rank, item, float(score), bool(u >= 0)))
         return pd.DataFrame(rows, columns=["user", "rank", "item", "score", "known_user"])
 
     def score_pairs(self, raw_users, raw_items):
@@ -96,7 +97,9 @@ class RatingsPredictor:
             scores = np.where(known, scores, np.nan)
         self.last_unknown = {"users": int((u < 0).sum()), "items": int((i < 0).sum()), "of": int(len(u)),
                              "skipped": int((~known).sum()) if self.feedback == "implicit" else 0}
-        return pd.DataFrame({"user": list(raw_users), "item": list(raw_items), "score": scores, "known": known})
+        users = [self.users.raw[j] if j >= 0 else raw for j, raw in zip(u, raw_users, strict=True)]
+        items = [self.items.raw[j] if j >= 0 else raw for j, raw in zip(i, raw_items, strict=True)]
+        return pd.DataFrame({"user": users, "item": items, "score": scores, "known": known})
 
     def read(self, path):
         """A CSV/TSV of users (one column) or of user,item pairs: (users, items or None)."""
