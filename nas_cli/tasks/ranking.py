@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 
-from nas_cli.tasks.rating import PairInputs
 from nas_cli.tasks import Task
+from nas_cli.tasks.rating import PairInputs
 
 LOSSES = ("bce", "bpr")
 NEGATIVES = (1, 2, 4, 8)  # negatives per positive the search chooses from by default
