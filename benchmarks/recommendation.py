@@ -331,7 +331,8 @@ def markdown(r: dict) -> str:
             lines.append(f"| {name} | {_f(row['rmse'])} | {_f(row['mae'])} | {note} |")
         if nas["ok"]:
             lines.append(f"| **nas search** | {_f(nas['test']['rmse'])} | {_f(nas['test']['mae'])} | "
-                         f"`{json.dumps(nas['selected_arch'])}`, {nas['trials']} trials, {nas['wall_seconds']:.0f} s |")
+                         f"`{json.dumps(nas['selected_arch'])}`, {nas['trials'].get('complete')} trials complete "
+                         f"({nas['trials'].get('pruned')} pruned), {nas['wall_seconds']:.0f} s |")
             bias, best_mf = ex["baselines"]["user + item biases"]["rmse"], min(
                 ex["baselines"]["plain MF (defaults)"]["rmse"], ex["baselines"]["plain MF (weight decay tuned)"]["rmse"])
             gain = bias - nas["test"]["rmse"]

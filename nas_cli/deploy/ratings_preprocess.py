@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nas_cli.deploy.export_format import FORMAT, REEXPORT
+from nas_cli.deploy.export_format import FILENAME, FORMAT, REEXPORT
 from nas_cli.errors import ConfigError
 
 SEEN = "seen.npz"
@@ -28,8 +28,7 @@ def ratings_preprocess(pre: dict, signature) -> dict:
 def write_ratings_files(data, export_dir: Path, signature) -> dict:
     import numpy as np
 
-    from nas_cli.deploy.preprocess import write_preprocess
-    from nas_cli.rundir import atomic_save_with
+    from nas_cli.rundir import atomic_save_with, atomic_write_json
 
     info = ratings_preprocess(data.preprocess, signature)
     seen = data.preprocess["seen"]
@@ -39,7 +38,8 @@ def write_ratings_files(data, export_dir: Path, signature) -> dict:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, users=users, items=items)
 
-    return {"preprocess": str(write_preprocess(export_dir, info)), "seen": str(atomic_save_with(export_dir / SEEN, save))}
+    return {"preprocess": str(atomic_write_json(Path(export_dir) / FILENAME, info)),  # checked when built
+            "seen": str(atomic_save_with(Path(export_dir) / SEEN, save))}
 
 
 def read_seen(export_dir: Path, n_items: int):
