@@ -1,5 +1,6 @@
 """`nas predict RUN_DIR INPUT...`: classify image files with a run's exported ONNX model; no torch.
-(A table model takes CSV files instead: see commands/predict_tables.py.)
+(A table model takes CSV files instead: see commands/predict_tables.py; a ratings model --user U or CSVs of
+users or user,item pairs: commands/predict_ratings.py.)
 
     nas predict runs/<run> photos/ extra.jpg "more/**/*.png" --out predictions.csv
     nas predict runs/<run>/export img.png --format jsonl --top-k 5
@@ -78,7 +79,8 @@ def _predict(opts) -> int:
 
         return predict_ratings(predictor, opts)
     if opts.user or not opts.inputs:
-        raise ConfigError("nas predict: give INPUT files (--user is for a ratings model) (see nas predict --help)")
+        raise ConfigError("nas predict: the following arguments are required: INPUT (--user is for a ratings model) "
+                          "(see nas predict --help)")
     opts.top_k = 3 if opts.top_k is None else opts.top_k
     if getattr(predictor, "kind", "image") == "table":
         from nas_cli.commands.predict_tables import predict_tables
