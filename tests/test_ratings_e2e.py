@@ -139,6 +139,17 @@ def test_implicit_feedback_on_u_data_search_export_predict_evaluate(compose_cfg,
     record = json.loads(next((run / "evaluations").glob("*/evaluation.json")).read_text())
     for key in ("hr@10", "ndcg@10", "hr@5"):
         assert record["result"]["metrics"][key] == pytest.approx(test[key], abs=1e-6)
+    # A newer log (tab-separated, headerless, like u.data) with 10 users the model never saw: skipped, counted.
+    newer = write_log(tmp_path / "newer.data", users=range(21, 41), tsv=True, seed=7, start=9000)
+    for old in (run / "evaluations").iterdir():
+        import shutil
+
+        shutil.rmtree(old)
+    assert evaluate_command([str(run), f"dataset.path={newer}", "dataset.split=random", "dataset.eval_negatives=10"]) == 0
+    result = json.loads(next((run / "evaluations").glob("*/evaluation.json")).read_text())["result"]
+    unseen = result["unseen"]
+    assert unseen["unknown_users"] == 10 and unseen["users"] == 20 and unseen["skipped_rows"] >= 10 * 12
+    assert result["count"] == 20 * 12 - unseen["skipped_rows"] and 0 <= result["metrics"]["hr@10"] <= 1
 
 
 def test_full_ranking_masks_known_items(compose_cfg, tmp_path, ratings_csv):

@@ -4,9 +4,9 @@ never saw (the ratings form of drift).
 
 Explicit feedback: every row is predicted (an unknown id gets the fallback, global mean plus the known
 bias) and scored by RMSE and MAE. Implicit feedback: every row with a known user and item is a held-out
-positive ranked against the export's evaluation negatives (the same seeded protocol as the search: 99
-items the user never interacted with in the training log nor in the new rows, or every item); rows with
-an unknown user or item are skipped and counted.
+positive ranked against `dataset.eval_negatives` seeded negatives (the run's setting unless overridden:
+the same protocol as the search, 99 items the user never interacted with in the training log nor in the
+new rows, or every item); rows with an unknown user or item are skipped and counted.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def evaluate_ratings_export(predictor, data, task, *, split: str) -> dict:
         unseen["fallback_rows"] = int(((users < 0) | (items < 0)).sum())
         count = len(frame)
     else:
-        metrics, count = _ranking(predictor, task, users, items)
+        negatives = (data.spec.ratings or {}).get("eval_negatives") or predictor.info["ratings"].get("eval_negatives", 99)
+        metrics, count = _ranking(predictor, task, users, items, negatives)
         unseen["skipped_rows"] = int(((users < 0) | (items < 0)).sum())
     note = (f"unseen by the model: {unseen['unknown_users']} of {unseen['users']} users "
             f"({unseen['unknown_user_share']:.1%}), {unseen['unknown_items']} of {unseen['items']} items "
@@ -47,7 +48,7 @@ def evaluate_ratings_export(predictor, data, task, *, split: str) -> dict:
             "drift": None, "drift_note": note}
 
 
-def _ranking(predictor, task, users, items) -> tuple[dict, int]:
+def _ranking(predictor, task, users, items, negatives) -> tuple[dict, int]:
     import numpy as np
 
     from nas_cli.data.ratings_negatives import interaction_keys
@@ -60,6 +61,5 @@ def _ranking(predictor, task, users, items) -> tuple[dict, int]:
     n_items = len(predictor.items)
     seen = predictor.seen
     keys = np.union1d(seen, interaction_keys(users, items, n_items))  # never a negative the user has
-    negatives = ratings.get("eval_negatives", 99)
     x, y = candidate_rows(keys, n_items, users[known], items[known], negatives, int(ratings.get("seed", 0)) * 1000 + 2)
     return task.evaluate_numpy(predictor.scores(x[:, 0], x[:, 1]), y, full=True), int(known.sum())
