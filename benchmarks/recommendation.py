@@ -321,7 +321,9 @@ def markdown(r: dict) -> str:
     lines = ["# Recommendation: nas search (ncf) vs classic baselines on MovieLens latest-small", "",
              "Produced by `python benchmarks/recommendation.py` (one thread, "
              f"{r['total_seconds']:.0f} s in all; settings {json.dumps(r['settings'])}). "
-             f"1-minute load average (the machine is shared): {r['load_average_1min']}.", ""]
+             f"1-minute load average (the machine is shared): {r['load_average_1min']}. The budget aims at "
+             "10-15 minutes of one thread; with 4 to 7 runnable processes on 2 cores it took "
+             f"{r['total_seconds'] / 60:.0f} minutes here.", ""]
     ex = r.get("explicit")
     if ex:
         nas = ex["nas"]
