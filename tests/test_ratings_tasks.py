@@ -151,3 +151,12 @@ def test_ratings_options_and_task_resolution():
                              ({}, "needs dataset.path")):
         with pytest.raises(ConfigError, match=message):
             load_dataset("ratings", **({"path": "x.csv"} if options else {}), **options)
+
+
+def test_score_gates_of_the_ratings_tasks_are_hydra_keys():
+    from nas_cli.deploy.gate import gates_for
+    from nas_cli.tasks.ranking import RankingTask
+    from nas_cli.tasks.rating import RatingTask
+
+    assert gates_for(RankingTask())["min_ndcg_at_10"] == ("ndcg@10", ">=")
+    assert gates_for(RatingTask())["max_rmse"] == ("rmse", "<=")
