@@ -81,8 +81,9 @@ def test_a_sample_asks_only_the_choices_its_model_uses(params, expected):
     """FixedTrial raises on a parameter it was not given: each model's sample asks exactly these."""
     import torch
 
-    arch = NCFSpace(spec=SPEC).sample(optuna.trial.FixedTrial(params))
+    arch = NCFSpace(spec=SPEC, l2=None).sample(optuna.trial.FixedTrial(params))
     assert arch == expected
+    assert NCFSpace(spec=SPEC).sample(optuna.trial.FixedTrial({**params, "l2": 0.01})) == {**expected, "l2": 0.01}
     torch.manual_seed(0)
     net = NCFSpace(spec=SPEC).build(arch, SPEC).eval()
     with torch.no_grad():
@@ -112,6 +113,28 @@ def test_a_real_study_samples_every_model_and_each_builds():
     assert models == {"gmf", "mlp", "neumf", "mf_bias"}
 
 
+def test_the_l2_penalty_adds_its_gradient_to_the_rows_a_batch_uses_and_nothing_at_inference():
+    import torch
+
+    arch = {"model": "mf_bias", "factors": 4}
+    torch.manual_seed(0)
+    plain = NCFSpace(spec=SPEC).build(arch, SPEC)
+    penalised = NCFSpace(spec=SPEC).build({**arch, "l2": 0.5}, SPEC)
+    penalised.load_state_dict(plain.state_dict())
+    user, item = torch.tensor([0, 0, 3]), torch.tensor([1, 2, 2])
+    for net in (plain, penalised):
+        net.train()
+        net(user, item).sum().backward()
+    rows = plain.user_factors.weight.detach()
+    extra = penalised.user_factors.weight.grad - plain.user_factors.weight.grad
+    want = torch.zeros_like(rows)
+    want[0] = 2 * (2 * 0.5 / 3) * rows[0]  # user 0 is used twice in the batch of 3
+    want[3] = (2 * 0.5 / 3) * rows[3]
+    assert torch.allclose(extra, want, atol=1e-7)
+    plain.eval(), penalised.eval()
+    assert torch.equal(plain(user, item), penalised(user, item))
+
+
 def test_the_space_refuses_data_that_is_not_a_ratings_log_and_bad_options():
     from nas_cli.data import DataSpec
 
@@ -123,6 +146,8 @@ def test_the_space_refuses_data_that_is_not_a_ratings_log_and_bad_options():
         NCFSpace(dropout=(0.5, 0.1))
     with pytest.raises(ConfigError, match="min_layers/max_layers"):
         NCFSpace(min_layers=3, max_layers=2)
+    with pytest.raises(ConfigError, match="search_space.l2"):
+        NCFSpace(l2=(0.0, 1.0))
     with pytest.raises(ConfigError, match="spec.ratings"):
         NCFSpace().build({"model": "gmf", "factors": 8}, SimpleNamespace(ratings={"n_items": 3}))
 

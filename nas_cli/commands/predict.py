@@ -1,5 +1,6 @@
 """`nas predict RUN_DIR INPUT...`: classify image files with a run's exported ONNX model; no torch.
-(A table model takes CSV files instead: see commands/predict_tables.py.)
+(A table model takes CSV files instead: see commands/predict_tables.py; a ratings model --user U or CSVs of
+users or user,item pairs: commands/predict_ratings.py.)
 
     nas predict runs/<run> photos/ extra.jpg "more/**/*.png" --out predictions.csv
     nas predict runs/<run>/export img.png --format jsonl --top-k 5
@@ -37,12 +38,15 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="nas predict", description="Classify images with a run's exported ONNX model.")
     ap.add_argument("run_dir", metavar="RUN_DIR", help="run directory, or its export folder")
-    ap.add_argument("inputs", metavar="INPUT", nargs="+",
+    ap.add_argument("inputs", metavar="INPUT", nargs="*",
                     help="image files, folders (recursive) or globs; CSV/TSV files for a table model")
     ap.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
     ap.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default csv)")
     ap.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per model call (default 64)")
-    ap.add_argument("--top-k", type=int, default=3, metavar="K", help="best classes listed per image (default 3)")
+    ap.add_argument("--top-k", type=int, default=None, metavar="K",
+                    help="best classes listed per image (default 3); a ratings model: items per user (default 10)")
+    ap.add_argument("--user", action="append", metavar="U",
+                    help="a ratings model: recommend for this raw user id (repeatable)")
     ap.add_argument("--strict", action="store_true", help="an unreadable file is an error, not a warning")
     return ap
 
@@ -67,9 +71,17 @@ def _predict(opts) -> int:
 
     if opts.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {opts.batch_size}")
-    if opts.top_k < 1:
+    if opts.top_k is not None and opts.top_k < 1:
         raise ConfigError(f"--top-k must be >= 1, got {opts.top_k}")
     predictor = load(opts.run_dir)  # first: a bad RUN_DIR is reported before any file walk
+    if getattr(predictor, "kind", "image") == "ratings":
+        from nas_cli.commands.predict_ratings import predict_ratings
+
+        return predict_ratings(predictor, opts)
+    if opts.user or not opts.inputs:
+        raise ConfigError("nas predict: the following arguments are required: INPUT (--user is for a ratings model) "
+                          "(see nas predict --help)")
+    opts.top_k = 3 if opts.top_k is None else opts.top_k
     if getattr(predictor, "kind", "image") == "table":
         from nas_cli.commands.predict_tables import predict_tables
 

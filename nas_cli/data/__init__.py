@@ -30,12 +30,14 @@ DATASETS: dict[str, str] = {
     "text_csv": "nas_cli.data.texts:load_text_csv",
     "text_folder": "nas_cli.data.texts:load_text_folder",
     "audio_folder": "nas_cli.data.audio:load_audio_folder",
+    "ratings": "nas_cli.data.ratings:load_ratings",
 }
 
 # What kind of input a dataset family gives (picks `search_space=auto`); unlisted families: image.
 KINDS: dict[str, str] = {"csv": "table", "breast_cancer": "table", "wine": "table", "iris": "table",
                          "diabetes": "table", "text_csv": "text", "text_folder": "text"}
 KINDS["audio_folder"] = "audio"
+KINDS["ratings"] = "ratings"
 
 
 def dataset_kind(name: str | None) -> str:
@@ -44,6 +46,10 @@ def dataset_kind(name: str | None) -> str:
 
 def resolve_task(options: dict) -> str:
     """`dataset.task=auto`: the task the data implies (tables: from the target column)."""
+    if dataset_kind(options.get("name")) == "ratings":  # explicit: a rating regression; implicit: ranking
+        from nas_cli.data.ratings import task_of_feedback
+
+        return task_of_feedback(options.get("feedback", "explicit"))
     if dataset_kind(options.get("name")) != "table":
         return "classification"
     from nas_cli.data.tables import infer_task_of_options
@@ -69,6 +75,9 @@ class DataSpec:
     # Audio: the log-mel front end (sample_rate, samples, n_mels, n_fft, win_length, hop_length, f_min,
     # f_max, frames, mean, std); inputs are its output [N, 1, n_mels, frames], the export takes [N, samples].
     audio: dict | None = None
+    # Ratings: {"n_users", "n_items", "global_mean", "rating_range", "feedback", "ks", "eval_negatives"}; inputs
+    # are (user, item) index pairs [N, 2] int64 (-1: an id the training split lacks).
+    ratings: dict | None = None
 
 
 @dataclass

@@ -72,7 +72,7 @@ def sample_eval_negatives(user_items, n_items: int, users, n: int = 99, seed: in
         raise ValueError(f"n={n!r}: sample_eval_negatives draws a positive number of negatives; for full "
                          "ranking score every item and use mask_seen")
     keys, users = _keys(user_items, n_items), np.asarray(users, dtype=np.int64)
-    _check_enough(keys, n_items, users, n, "evaluation.negatives")
+    _check_enough(keys, n_items, users, n, "dataset.eval_negatives")
     rng = np.random.default_rng(seed)
     out = np.full((len(users), n), -1, dtype=np.int64)
     pending = np.arange(len(users))

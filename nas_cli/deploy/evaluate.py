@@ -81,6 +81,10 @@ def evaluate_export(export_dir: Path, data, task, *, split: str, batch_size: int
         from nas_cli.deploy.evaluate_audio import evaluate_audio_export
 
         return evaluate_audio_export(predictor, data, task, split=split, batch_size=batch_size, alpha=alpha)
+    if getattr(predictor, "kind", "image") == "ratings":
+        from nas_cli.deploy.evaluate_ratings import evaluate_ratings_export
+
+        return evaluate_ratings_export(predictor, data, task, split=split)
     info = predictor.info
     x, y = pick_split(data, split)
     want = [info["image"]["channels"], *info["image"]["size"]]

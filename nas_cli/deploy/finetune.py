@@ -71,8 +71,11 @@ def _refit(ctx, number: int, arch: dict, hp: Hparams, epochs: int):
     from nas_cli.trial.objective import build_model
 
     data = ctx.data
-    merged = dataclasses.replace(data, train_x=torch.cat([data.train_x, data.val_x]),
-                                 train_y=torch.cat([data.train_y, data.val_y]))
+    val_x, val_y = data.val_x, data.val_y
+    if hasattr(ctx.task, "training_rows"):  # ranking: validation rows are candidates; only positives train
+        val_x, val_y = ctx.task.training_rows(val_x, val_y)
+    merged = dataclasses.replace(data, train_x=torch.cat([data.train_x, val_x]),
+                                 train_y=torch.cat([data.train_y, val_y]))
     torch.manual_seed(ctx.seed * 100_003 + number)
     model = build_model(ctx.space, arch, data.spec, ctx.device, ctx.channels_last)
     start = time.perf_counter()

@@ -21,7 +21,8 @@ def gates_for(task) -> dict[str, tuple[str, str]]:
 
     task = task or get_task(None)
     up = task.metrics[task.score] == "maximize"
-    return {f"{'min' if up else 'max'}_{task.score}": (task.score, ">=" if up else "<="), **COST_GATES}
+    key = task.score.replace("@", "_at_")  # ranking's ndcg@10: gate.min_ndcg_at_10 (Hydra keys have no "@")
+    return {f"{'min' if up else 'max'}_{key}": (task.score, ">=" if up else "<="), **COST_GATES}
 
 
 def measured_values(summary: dict, score: str) -> tuple[dict, str]:

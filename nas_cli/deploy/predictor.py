@@ -187,6 +187,10 @@ def load(path, threads: int | None = None):
         from nas_cli.deploy.audio_predictor import AudioPredictor
 
         return AudioPredictor(export_dir, info, session, threads)
+    if info["input"].get("kind") == "ratings":
+        from nas_cli.deploy.ratings_predictor import RatingsPredictor
+
+        return RatingsPredictor(export_dir, info, session, threads)
     _check_signature(session, info, model)
     return Predictor(export_dir, info, session, threads)
 

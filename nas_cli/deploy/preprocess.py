@@ -82,6 +82,10 @@ def check_preprocess(info, where: str) -> None:
         if not isinstance(info.get("output"), dict) or not isinstance(info["output"].get("name"), str):
             raise bad("output.name", "must be a string")
         return check_audio_preprocess(info, where)
+    if isinstance(info.get("input"), dict) and info["input"].get("kind") == "ratings":
+        from nas_cli.deploy.ratings_preprocess import check_ratings_preprocess
+
+        return check_ratings_preprocess(info, where)
     for key in ("input", "image", "output"):
         if not isinstance(info.get(key), dict):
             raise bad(key, "is missing or not an object")

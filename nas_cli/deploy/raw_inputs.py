@@ -21,6 +21,10 @@ def write_raw_input_files(data, export_dir: Path, signature=None) -> dict:
         from nas_cli.deploy.audio_export import write_audio_files
 
         return write_audio_files(data, export_dir, signature)
+    if pre.get("kind") == "ratings":
+        from nas_cli.deploy.ratings_preprocess import write_ratings_files
+
+        return write_ratings_files(data, export_dir, signature)
     info = image_preprocess(size=pre["size"], channels=pre["channels"], resize=pre["resize"], mean=pre["mean"],
                             std=pre["std"], classes=pre["classes"], scale=pre["scale"])
     files = {"preprocess": str(write_preprocess(export_dir, info))}

@@ -24,6 +24,7 @@ SPACES: dict[str, str] = {
     "rnn": "nas_cli.spaces.text:RNNSpace",
     "transformer": "nas_cli.spaces.text:TransformerSpace",
     "audio_cnn": "nas_cli.spaces.audio_cnn:AudioCNNSpace",
+    "ncf": "nas_cli.spaces.ncf:NCFSpace",
 }
 
 

@@ -7,8 +7,8 @@ Revisited") found hard to beat: biased matrix factorisation `mf_bias` (dot produ
 bias + global offset). A sample holds only the choices its model uses.
 
 The data comes from `spec.ratings` (or `spec` itself when it is a dict): {"n_users", "n_items",
-"global_mean"}. DataSpec has no such field yet: the integrator adds `ratings: dict | None = None`
-(filled by `RatingsSplit.ratings_spec()`).
+"global_mean", "feedback"} (data/ratings.py fills it from `RatingsSplit.ratings_spec()`). Explicit
+feedback builds every model with user/item biases, the fallback of an unknown id (spaces/ncf_nets.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ MODELS = ("gmf", "mlp", "neumf", "mf_bias")
 TOWERS = ("pyramid", "free")  # pyramid: NCF's halving tower; free: each layer's width searched
 EMBEDDINGS = (8, 16, 32, 64, 128)
 WIDTHS = (8, 16, 32, 64, 128, 256)
+L2 = (1e-4, 1.0)  # L2 penalty on the embedding rows a batch uses (log scale); the regulariser MF needs
 
 
 def ratings_of(spec) -> dict | None:
@@ -36,7 +37,7 @@ class NCFSpace(SearchSpace):
     name = "ncf"
 
     def __init__(self, spec=None, models=MODELS, embeddings=EMBEDDINGS, min_layers: int = 1, max_layers: int = 4,
-                 towers=TOWERS, widths=WIDTHS, dropout=(0.0, 0.5)) -> None:
+                 towers=TOWERS, widths=WIDTHS, dropout=(0.0, 0.5), l2=L2) -> None:
         super().__init__(spec)
         if spec is not None and ratings_of(spec) is None:
             raise ConfigError(f"search_space=ncf is for ratings logs (user, item pairs); dataset "
@@ -53,6 +54,9 @@ class NCFSpace(SearchSpace):
         if not 0.0 <= lo <= hi < 1.0:
             raise ConfigError(f"search_space.dropout must be [low, high] with 0 <= low <= high < 1, got {dropout!r}")
         self.dropout = (lo, hi)
+        if l2 is not None and not (len(l2) == 2 and 0.0 < float(l2[0]) <= float(l2[1])):
+            raise ConfigError(f"search_space.l2 must be [low, high] with 0 < low <= high (log scale), or null, got {l2!r}")
+        self.l2 = None if l2 is None else (float(l2[0]), float(l2[1]))
 
     def sample(self, trial) -> dict:
         """GMF/MF factors only for gmf, neumf, mf_bias; the tower (depth, widths, dropout) only for mlp
@@ -73,6 +77,9 @@ class NCFSpace(SearchSpace):
                 arch["widths"] = [trial.suggest_categorical(f"width_{i}", self.widths) for i in range(depth)]
             lo, hi = self.dropout
             arch["dropout"] = trial.suggest_float("dropout", lo, hi) if hi > lo else lo
+        if self.l2 is not None:
+            lo, hi = self.l2
+            arch["l2"] = trial.suggest_float("l2", lo, hi, log=True) if hi > lo else lo
         return arch
 
     def build(self, arch: dict, spec):
@@ -83,7 +90,7 @@ class NCFSpace(SearchSpace):
             raise ConfigError("search_space=ncf builds from spec.ratings = {n_users, n_items, global_mean}; "
                               f"the dataset gave {ratings!r}")
         return NCFNet(arch, int(ratings["n_users"]), int(ratings["n_items"]),
-                      float(ratings.get("global_mean") or 0.0))
+                      float(ratings.get("global_mean") or 0.0), fallback=ratings.get("feedback") == "explicit")
 
     def describe(self, arch: dict) -> str:
         parts = [arch["model"]]
@@ -91,7 +98,9 @@ class NCFSpace(SearchSpace):
             parts.append(f"factors{arch['factors']}")
         if "widths" in arch:
             tower = " ".join(str(w) for w in arch["widths"])
-            parts.append(f"mlp[emb{arch['mlp_embedding']}: {tower}] drop{arch['dropout']:.2f}")
+            parts.append(f"mlp(emb{arch['mlp_embedding']}: {tower}) drop{arch['dropout']:.2f}")
+        if arch.get("l2"):
+            parts.append(f"l2 {arch['l2']:.2g}")
         return " ".join(parts)
 
 

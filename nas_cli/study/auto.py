@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SPACE_FOR_KIND = {"table": "mlp", "image": "cnn", "text": "textcnn", "audio": "audio_cnn"}
+SPACE_FOR_KIND = {"table": "mlp", "image": "cnn", "text": "textcnn", "audio": "audio_cnn", "ratings": "ncf"}
 
 
 def resolve_auto(settings: dict) -> dict:

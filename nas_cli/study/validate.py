@@ -134,6 +134,7 @@ def validate(cfg: dict) -> list[tuple[str, str]]:
     if "gate" in cfg:
         _number(cfg, "gate.min_accuracy", 0.0, 1.0, allow_none=True)
         _number(cfg, "gate.max_rmse", 0.0, None, allow_none=True)
+        _number(cfg, "gate.min_ndcg_at_10", 0.0, 1.0, allow_none=True)
         _number(cfg, "gate.max_latency_ms", 0.0, None, allow_none=True)
         _int(cfg, "gate.max_params", 1, None, allow_none=True)
         _gate_fits_task(cfg)

@@ -18,6 +18,8 @@ from nas_cli.errors import ConfigError
 TASKS: dict[str, str] = {
     "classification": "nas_cli.tasks.classification:ClassificationTask",
     "regression": "nas_cli.tasks.regression:RegressionTask",
+    "rating": "nas_cli.tasks.rating:RatingTask",
+    "ranking": "nas_cli.tasks.ranking:RankingTask",
 }
 DEFAULT_TASK = "classification"
 # Cost metrics every task can search on or limit (measured on the built network, never trained).
@@ -139,7 +141,10 @@ def task_for(spec) -> Task:
 
 def task_of(settings: dict) -> Task:
     """The task of a run's config (`dataset.task`; classification when absent)."""
-    return get_task(((settings or {}).get("dataset") or {}).get("task"))
+    dataset = (settings or {}).get("dataset") or {}
+    task = get_task(dataset.get("task"))
+    configure = getattr(task, "configure", None)  # a task whose metrics depend on dataset options (ranking: ks)
+    return configure(dict(dataset)) if configure is not None else task
 
 
 def register_task(name: str, target: str) -> None:

@@ -24,6 +24,7 @@ class Hparams:
     batch_size: int = 128
     momentum: float = 0.9
     loss: str = "default"  # the task's training loss when it has a choice (regression: mse|huber)
+    negatives: int = 0  # ranking: sampled negatives per positive (0: none, or the data's default)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +88,9 @@ def fit(
         else torch.autocast(device_type=device.type, enabled=False)
     )
     history = []
+    augment = data.augment
+    if hasattr(augment, "bind"):  # a hook that depends on the trial (implicit feedback: negatives per positive)
+        augment = augment.bind(hp)
     checker = Checker(on_batch, deadline, steps_per_epoch)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
@@ -97,8 +101,8 @@ def fit(
         for step in range(steps_per_epoch):
             idx = perm[step * bs : (step + 1) * bs]
             xb, yb = data.train_x[idx], data.train_y[idx]
-            if data.augment is not None:
-                xb = data.augment(xb, gen)
+            if augment is not None:
+                xb = augment(xb, gen)
             with checker.inside_layers(model, layer_checks):
                 with autocast:
                     loss = task.loss(model(xb), yb, label_smoothing=label_smoothing, loss=hp.loss)

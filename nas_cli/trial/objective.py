@@ -50,7 +50,7 @@ def warm_up(task=None) -> None:
     (task or get_task(None)).warm_up()
 
 
-def sample_hparams(trial, train: dict, losses: tuple = ()) -> Hparams:
+def sample_hparams(trial, train: dict, losses: tuple = (), negatives: tuple = ()) -> Hparams:
     """Each hyperparameter is fixed when `train.<name>` is set, otherwise searched in `train.search.<name>`;
     `loss` only exists when the task offers a choice (`losses`), searched among them."""
     search = train.get("search", {})
@@ -66,8 +66,11 @@ def sample_hparams(trial, train: dict, losses: tuple = ()) -> Hparams:
     if losses:
         allowed = [v for v in (search.get("loss") or losses) if v in losses] or list(losses)
         loss = pick("loss", lambda: trial.suggest_categorical("loss", allowed))
+    k = 0
+    if negatives:  # ranking: sampled negatives per positive, fixed by train.negatives or searched
+        k = pick("negatives", lambda: trial.suggest_categorical("negatives", list(search.get("negatives") or negatives)))
     return Hparams(lr=float(lr), optimizer=str(optimizer), weight_decay=float(wd), batch_size=int(bs),
-                   momentum=float(train.get("momentum", 0.9)), loss=str(loss))
+                   momentum=float(train.get("momentum", 0.9)), loss=str(loss), negatives=int(k))
 
 
 def build_model(space, arch: dict, spec, device, channels_last: bool):
@@ -93,7 +96,8 @@ def objective(trial, ctx: TrialContext):
             signals.trial_stopping()
             raise TrialFailed(signals.interrupt_reason())
         arch = ctx.space.sample(trial)
-        hp = ctx.extra.get("fixed_hparams") or sample_hparams(trial, ctx.train, ctx.task.losses if ctx.task else ())
+        hp = ctx.extra.get("fixed_hparams") or sample_hparams(trial, ctx.train, ctx.task.losses if ctx.task else (),
+                                                              getattr(ctx.task, "negatives", ()))
         atomic_write_json(tdir / "arch.json", {"space": ctx.space.name, "arch": arch, "hparams": hp.to_dict(),
                                                "trial": trial.number})
         trial.set_user_attr("arch", arch)
