@@ -82,7 +82,13 @@ def _predict(opts) -> int:
     top_k = min(opts.top_k, len(predictor.classes))
     lines: list[str] = []
     emit = lines.append if opts.out else sys.stdout.write
-    if opts.format == "csv":
+    fmt_rows = format_rows
+    if predictor.info.get("task") == "multilabel":  # a probability per label (commands/predict_labels.py)
+        from nas_cli.commands.predict_labels import format_label_rows as fmt_rows
+        from nas_cli.commands.predict_labels import label_header
+
+        emit(label_header(predictor.classes) if opts.format == "csv" else "")
+    elif opts.format == "csv":
         emit("path,class,probability,top_k\n")
     written = failed = 0
     with _progress(len(paths)) as advance:
@@ -91,7 +97,7 @@ def _predict(opts) -> int:
                 print(f"warning: {reason}", file=sys.stderr)
             failed += len(batch.failures)
             if batch.indices:
-                emit(format_rows([str(paths[i]) for i in batch.indices], batch.probabilities,
+                emit(fmt_rows([str(paths[i]) for i in batch.indices], batch.probabilities,
                                  predictor.classes, top_k, opts.format))
             written += len(batch.indices)
             advance(len(batch.indices) + len(batch.failures))
@@ -110,9 +116,10 @@ def _predict(opts) -> int:
 def expand_inputs(inputs: list[str]) -> list[Path]:
     """Image files in order of the arguments: files as given, folders recursively, globs expanded."""
     from nas_cli.commands.input_files import expand_inputs as expand
+    from nas_cli.data.dicom_folder import DICOM_EXTENSIONS
     from nas_cli.data.image_folder import EXTENSIONS
 
-    return expand(inputs, EXTENSIONS, "image")
+    return expand(inputs, EXTENSIONS | DICOM_EXTENSIONS, "image")
 
 
 def format_rows(paths: list[str], probabilities, classes: list[str], top_k: int, fmt: str) -> str:

@@ -29,6 +29,9 @@ DATASETS: dict[str, str] = {
     "diabetes": "nas_cli.data.tables:load_diabetes",
     "text_csv": "nas_cli.data.texts:load_text_csv",
     "text_folder": "nas_cli.data.texts:load_text_folder",
+    "medmnist": "nas_cli.data.medmnist:load_medmnist",
+    "npz": "nas_cli.data.medmnist:load_npz",
+    "dicom_folder": "nas_cli.data.dicom_folder:load_dicom_folder",
 }
 
 # What kind of input a dataset family gives (picks `search_space=auto`); unlisted families: image.
@@ -42,6 +45,10 @@ def dataset_kind(name: str | None) -> str:
 
 def resolve_task(options: dict) -> str:
     """`dataset.task=auto`: the task the data implies (tables: from the target column)."""
+    if options.get("name") in ("medmnist", "npz"):  # multilabel when the labels have one column per finding
+        from nas_cli.data.medmnist import infer_task_of_options as infer_npz_task
+
+        return infer_npz_task(dict(options))
     if dataset_kind(options.get("name")) != "table":
         return "classification"
     from nas_cli.data.tables import infer_task_of_options

@@ -84,7 +84,12 @@ def evaluate_export(export_dir: Path, data, task, *, split: str, batch_size: int
         raise ConfigError(f"the data's images are {list(x.shape[1:])} (channels, height, width), the model "
                           f"takes {want}; set dataset.image_size/dataset.channels to match the export")
     classes = (data.preprocess or {}).get("classes") or [str(i) for i in range(data.spec.num_classes)]
-    truth = class_map([str(c) for c in classes], predictor.classes)[y.numpy()]
+    if y.dim() > 1:  # multi-label: one 0/1 column per label, in the export's label order
+        from nas_cli.deploy.labels import same_labels
+
+        truth = same_labels([str(c) for c in classes], predictor.classes, y.numpy())
+    else:
+        truth = class_map([str(c) for c in classes], predictor.classes)[y.numpy()]
     inputs = x.numpy().astype(np.float32, copy=False)
     logits = np.concatenate([predictor.logits(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
     result = {"count": int(len(truth)), "split": split, "metrics": task.evaluate_numpy(logits, truth, full=True),

@@ -18,6 +18,7 @@ from nas_cli.errors import ConfigError
 TASKS: dict[str, str] = {
     "classification": "nas_cli.tasks.classification:ClassificationTask",
     "regression": "nas_cli.tasks.regression:RegressionTask",
+    "multilabel": "nas_cli.tasks.multilabel:MultiLabelTask",
 }
 DEFAULT_TASK = "classification"
 # Cost metrics every task can search on or limit (measured on the built network, never trained).

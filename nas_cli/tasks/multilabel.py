@@ -1,0 +1,125 @@
+"""Multi-label classification (ChestMNIST: 14 findings per image, any number present): one logit per
+label, binary cross-entropy on sigmoid outputs, macro ROC AUC (the score), accuracy at a 0.5 threshold
+averaged over labels (MedMNIST's ACC), macro balanced accuracy, precision, recall and F1 (scikit-learn).
+
+Targets are float32 `[N, L]` of 0/1. `train.class_weights=balanced` sets BCE's `pos_weight` to
+negatives / positives per label of the training split (tasks/class_weights.py).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from nas_cli.tasks import Signature, Task, TensorSpec
+from nas_cli.tasks.inputs import input_specs
+
+THRESHOLD = 0.5
+
+
+def multilabel_scores(y_true, scores) -> dict:
+    """Macro AUC (labels with both values present), mean per-label accuracy and balanced accuracy at
+    0.5, macro precision/recall/F1. `scores`: logits (sigmoid is monotone, AUC needs only the order)."""
+    import numpy as np
+    from sklearn.metrics import (
+        balanced_accuracy_score,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
+
+    y_true = np.asarray(y_true).astype(np.int64)
+    logits = np.asarray(scores, dtype=np.float64)
+    pred = (logits > 0).astype(np.int64)  # sigmoid(z) > 0.5  <=>  z > 0
+    both = [k for k in range(y_true.shape[1]) if 0 < y_true[:, k].sum() < len(y_true)]
+    aucs = [roc_auc_score(y_true[:, k], logits[:, k]) for k in both]
+    bal = [balanced_accuracy_score(y_true[:, k], pred[:, k]) for k in both]
+    p, r, f1, _ = precision_recall_fscore_support(y_true, pred, average="macro", zero_division=0)
+    return {"auc": float(np.mean(aucs)) if aucs else float("nan"), "accuracy": float((pred == y_true).mean()),
+            "balanced_accuracy": float(np.mean(bal)) if bal else float("nan"),
+            "precision": float(p), "recall": float(r), "f1": float(f1),
+            "exact_match": float((pred == y_true).all(axis=1).mean())}
+
+
+class MultiLabelTask(Task):
+    name = "multilabel"
+    metrics = {"auc": "maximize", "accuracy": "maximize", "balanced_accuracy": "maximize", "f1": "maximize",
+               "precision": "maximize", "recall": "maximize", "exact_match": "maximize", "loss": "minimize"}
+    epoch_metrics = ("loss", "accuracy", "auc")
+    score = "auc"
+    default_objective = "auc:max"
+    pos_weight = None  # tensor [L] on the data's device, or None (unweighted)
+
+    def with_class_weights(self, weights) -> MultiLabelTask:
+        bound = copy.copy(self)
+        bound.pos_weight = weights
+        return bound
+
+    def loss(self, outputs, targets, **_):
+        import torch.nn.functional as F
+
+        return F.binary_cross_entropy_with_logits(outputs, targets.to(outputs.dtype), pos_weight=self.pos_weight)
+
+    def predict(self, outputs):
+        return (outputs > 0).long()
+
+    def evaluate(self, outputs, targets, full: bool = False) -> dict:
+        import torch.nn.functional as F
+
+        # The loss unweighted (train.class_weights weights training only), as evaluate_numpy computes it.
+        out = {"loss": float(F.binary_cross_entropy_with_logits(outputs.float(), targets.float()))}
+        if full:
+            out.update(multilabel_scores(targets.cpu().numpy(), outputs.float().cpu().numpy()))
+            return out
+        out["accuracy"] = float((self.predict(outputs) == targets.long()).float().mean())
+        out["auc"] = multilabel_scores(targets.cpu().numpy(), outputs.float().cpu().numpy())["auc"]
+        return out
+
+    def evaluate_numpy(self, outputs, targets, full: bool = False) -> dict:
+        import numpy as np
+
+        z, y = np.asarray(outputs, dtype=np.float64), np.asarray(targets, dtype=np.float64)
+        scores = multilabel_scores(y, z)
+        if not full:
+            return {"auc": scores["auc"], "accuracy": scores["accuracy"]}
+        # BCE with logits, stable form: max(z, 0) - z*y + log(1 + exp(-|z|))
+        scores["loss"] = float((np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean())
+        return scores
+
+    def per_class(self, outputs, targets, classes: list[str]) -> list[dict]:
+        """Per label: positives, AUC and recall at 0.5 (which findings a shift hurts)."""
+        import numpy as np
+        from sklearn.metrics import roc_auc_score
+
+        z, y = np.asarray(outputs, dtype=np.float64), np.asarray(targets).astype(np.int64)
+        rows = []
+        for k, name in enumerate(classes):
+            pos = y[:, k] == 1
+            auc = float(roc_auc_score(y[:, k], z[:, k])) if 0 < pos.sum() < len(y) else float("nan")
+            recall = float((z[pos, k] > 0).mean()) if pos.any() else float("nan")
+            rows.append({"class": name, "count": int(pos.sum()), "auc": auc, "recall": recall})
+        return rows
+
+    def signature(self, spec) -> Signature:
+        return Signature(inputs=input_specs(spec),
+                         outputs=(TensorSpec("logits", "float32", ("batch", spec.num_classes)),))
+
+    def baseline(self, data) -> dict:
+        """One logistic regression per label on the flattened inputs (scikit-learn), scored on the test split."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multioutput import MultiOutputClassifier
+
+        x = data.train_x.reshape(len(data.train_x), -1).cpu().numpy()
+        y = data.train_y.cpu().numpy().astype(int)
+        model = MultiOutputClassifier(LogisticRegression(max_iter=1000)).fit(x, y)
+        test_x = data.test_x.reshape(len(data.test_x), -1).cpu().numpy()
+        scores = model.decision_function(test_x) if hasattr(model, "decision_function") else None
+        if scores is None:
+            import numpy as np
+
+            prob = np.stack([p[:, 1] for p in model.predict_proba(test_x)], axis=1).clip(1e-7, 1 - 1e-7)
+            scores = np.log(prob / (1 - prob))
+        return {"model": "logistic_regression_per_label", **multilabel_scores(data.test_y.cpu().numpy(), scores)}
+
+    def warm_up(self) -> None:
+        import numpy as np
+
+        multilabel_scores(np.array([[0, 1], [1, 0]]), np.array([[-1.0, 1.0], [1.0, -1.0]]))
