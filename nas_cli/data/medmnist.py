@@ -144,6 +144,8 @@ def _build(family: str, path: Path, keys: dict, label_type: str, names, info: di
     kind, width = splits["label_type"], splits["labels"]
     if task not in ("auto", None) and (task == "multilabel") != (kind == "multilabel"):
         raise ConfigError(f"dataset.task={task} but {path} holds {kind} labels; use dataset.task=auto")
+    if names and kind == "classes" and width <= len(names):  # a subset may lack the last classes
+        width = len(names)
     names = [str(n) for n in names] if names else [str(i) for i in range(width)]
     if len(names) != width:
         raise ConfigError(f"{path}: the labels have {width} {'columns' if kind == 'multilabel' else 'classes'} "
