@@ -173,3 +173,24 @@ def test_balanced_class_weights_come_from_the_training_split():
     assert apply_class_weights(plain, Data, None) is plain
     with pytest.raises(ConfigError, match="train.class_weights='inverse'"):
         apply_class_weights(plain, Data, "inverse")
+
+
+@pytest.mark.parametrize("task,targets,classes", [
+    ("classification", np.array([0, 1, 1, 0, 1, 0]), ["normal", "pneumonia"]),
+    ("classification", np.array([0, 1, 2, 0, 1, 2]), ["a", "b", "c"]),
+    ("multilabel", np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]]), ["x", "y"]),
+])
+def test_report_draws_confusion_matrix_and_roc_from_saved_test_outputs(tmp_path, task, targets, classes):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nas_cli.report.test_plots import test_figures
+
+    logits = np.random.default_rng(0).normal(size=(6, len(classes)))
+    np.savez(tmp_path / "test_outputs.npz", logits=logits, targets=targets, classes=np.asarray(classes),
+             task=np.asarray(task))
+    notes: list[str] = []
+    figures = test_figures(tmp_path, tmp_path, notes)
+    assert [f[0] for f in figures] == ["confusion_matrix.png", "roc_curves.png"] and not notes
+    assert "macro AUC" in figures[1][2] and (tmp_path / "roc_curves.png").stat().st_size > 1000
+    assert test_figures(tmp_path / "none", tmp_path, notes) == [] and "test_outputs.npz is missing" in notes[0]
