@@ -165,3 +165,6 @@ def test_dicom_folder_searches_exports_and_predicts_dcm_files(compose_cfg, tmp_p
     assert evaluate_command([str(run)]) == 0
     record = json.loads(next((run / "evaluations").glob("*/evaluation.json")).read_text())
     assert record["result"]["metrics"]["accuracy"] == pytest.approx(summary["finetune"]["test"]["accuracy"], abs=1e-6)
+    capsys.readouterr()
+    assert evaluate_command([str(run), "dataset.window=[0,100]"]) == 2  # not the window the model was trained with
+    assert "dataset.window=[0, 100]: the exported model was trained with [40.0, 400.0]" in capsys.readouterr().err

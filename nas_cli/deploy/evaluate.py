@@ -15,7 +15,7 @@ from nas_cli.errors import ConfigError
 SPLITS = ("all", "train", "val", "test")
 # dataset key -> where preprocess.json keeps the value the model was trained with.
 FORCED = {"image_size": ("image", "size"), "channels": ("image", "channels"), "resize": ("image", "resize"),
-          "mean": ("image", "mean"), "std": ("image", "std")}
+          "mean": ("image", "mean"), "std": ("image", "std"), "window": ("dicom", "window")}
 
 
 def forced_options(dataset: dict, info: dict, explicit: set[str]) -> dict:
@@ -23,7 +23,7 @@ def forced_options(dataset: dict, info: dict, explicit: set[str]) -> dict:
     and no `max_train` cap; a user override that contradicts the export is a ConfigError."""
     out = dict(dataset)
     for key, (section, field) in FORCED.items():
-        if key not in out:
+        if key not in out or section not in info:  # e.g. "dicom" only in a DICOM-trained export
             continue
         want = info[section][field]
         if key in explicit and not _same(out[key], want):
