@@ -112,6 +112,11 @@ def test_chestmnist_multilabel_predicts_a_probability_per_label(compose_cfg, tmp
     assert [row[15] for row in body] == [";".join(h for h, p in zip(header[1:15], probs, strict=True) if p >= 0.5)
                                          for probs in got]
 
+    assert predict_command([str(run), str(tmp_path / "chestmnist.npz")]) == 0  # the decoded arrays themselves
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))[1:]
+    assert len(rows) == 100 and rows[80][0].endswith("chestmnist.npz:test_images[0]")
+    assert [float(v) for v in rows[80][1:15]] == pytest.approx(got[0].tolist(), abs=1e-6)
+
     assert evaluate_command([str(run)]) == 0
     record = json.loads(next((run / "evaluations").glob("*/evaluation.json")).read_text())
     assert record["result"]["metrics"]["auc"] == pytest.approx(test["auc"], abs=1e-5)
@@ -138,6 +143,11 @@ def test_npz_with_own_keys_evaluates_a_new_npz_file(compose_cfg, tmp_path, capsy
     assert evaluate_command([str(run), f"dataset.path={new}", "dataset.train_labels=labels"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no array 'labels'" in err[0] and "x_te, x_tr, x_va, y_te, y_tr, y_va" in err[0]
+    from nas_cli.commands.predict import predict_command
+
+    assert predict_command([str(run), str(new)]) == 2  # its arrays are x_*: no *images* array to predict
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no array named *images*" in err[0]
 
 
 def test_dicom_folder_searches_exports_and_predicts_dcm_files(compose_cfg, tmp_path, capsys):

@@ -78,18 +78,21 @@ def _predict(opts) -> int:
         from nas_cli.commands.predict_texts import predict_texts
 
         return predict_texts(predictor, opts)
-    paths = expand_inputs(opts.inputs)
-    top_k = min(opts.top_k, len(predictor.classes))
-    lines: list[str] = []
-    emit = lines.append if opts.out else sys.stdout.write
-    fmt_rows = format_rows
+    fmt_rows, header = format_rows, "path,class,probability,top_k\n" if opts.format == "csv" else ""
     if predictor.info.get("task") == "multilabel":  # a probability per label (commands/predict_labels.py)
         from nas_cli.commands.predict_labels import format_label_rows as fmt_rows
         from nas_cli.commands.predict_labels import label_header
 
-        emit(label_header(predictor.classes) if opts.format == "csv" else "")
-    elif opts.format == "csv":
-        emit("path,class,probability,top_k\n")
+        header = label_header(predictor.classes) if opts.format == "csv" else ""
+    if all(str(i).lower().endswith(".npz") for i in opts.inputs):  # decoded image arrays (MedMNIST layout)
+        from nas_cli.commands.predict_npz import predict_npz
+
+        return predict_npz(predictor, opts, fmt_rows, header)
+    paths = expand_inputs(opts.inputs)
+    top_k = min(opts.top_k, len(predictor.classes))
+    lines: list[str] = []
+    emit = lines.append if opts.out else sys.stdout.write
+    emit(header)
     written = failed = 0
     with _progress(len(paths)) as advance:
         for batch in predictor.iter_files([str(p) for p in paths], opts.batch_size, strict=opts.strict):
