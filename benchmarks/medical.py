@@ -90,15 +90,14 @@ def scores(task: str, truth, logits) -> dict:
 
 def baselines(d, task: str) -> list[dict]:
     """LR (C on val) and HGB on standardised pixels: train on train, test once."""
+    import warnings
+
     import numpy as np
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.multioutput import MultiOutputClassifier
     from sklearn.preprocessing import StandardScaler
-
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # lbfgs at max_iter: recorded, not fatal
     flat = lambda t: t.reshape(len(t), -1).numpy()  # noqa: E731
