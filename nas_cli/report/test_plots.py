@@ -43,7 +43,6 @@ def test_figures(run_dir: Path, out: Path, notes: list[str]) -> list[tuple[str, 
 
 def _confusion(logits, targets, classes: list[str], task: str):
     import matplotlib.pyplot as plt
-    import numpy as np
     from sklearn.metrics import ConfusionMatrixDisplay, multilabel_confusion_matrix
 
     if task == "multilabel":
@@ -63,7 +62,9 @@ def _confusion(logits, targets, classes: list[str], task: str):
             ax.set_ylabel("true", fontsize=7)
         fig.tight_layout()
         return fig, "Per label at a 0.5 probability threshold: rows true 0/1, columns predicted 0/1."
-    pred = np.asarray(logits).argmax(1)
+    from nas_cli.tasks.metrics import top_class
+
+    pred = top_class(logits)
     labels = list(range(len(classes)))
     size = max(4.0, 0.5 * len(classes) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
