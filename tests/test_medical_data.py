@@ -33,6 +33,15 @@ def test_medmnist_plus_rgb_64_keeps_all_classes_of_the_flag(tmp_path):
     assert data.train_x.dtype.is_floating_point and data.train_y.dtype.is_signed
 
 
+def test_retinamnist_ordinal_grades_are_classes(tmp_path):
+    from nas_cli.data import load_dataset, resolve_task
+
+    write_medmnist(tmp_path / "retinamnist.npz", "multiclass", rgb=True, labels=5)
+    assert resolve_task({"name": "medmnist", "flag": "retinamnist", "root": str(tmp_path)}) == "classification"
+    data = load_dataset("medmnist", flag="retinamnist", root=str(tmp_path))
+    assert data.spec.task == "classification" and data.preprocess["classes"] == ["0", "1", "2", "3", "4"]
+
+
 def test_chestmnist_is_a_multilabel_task_from_the_labels_shape(tmp_path):
     from nas_cli.data import load_dataset, resolve_task
 
