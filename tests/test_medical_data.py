@@ -203,3 +203,24 @@ def test_report_draws_confusion_matrix_and_roc_from_saved_test_outputs(tmp_path,
     assert [f[0] for f in figures] == ["confusion_matrix.png", "roc_curves.png"] and not notes
     assert "macro AUC" in figures[1][2] and (tmp_path / "roc_curves.png").stat().st_size > 1000
     assert test_figures(tmp_path / "none", tmp_path, notes) == [] and "test_outputs.npz is missing" in notes[0]
+
+
+def test_multilabel_robustness_reports_auc_under_noise_and_fgsm():
+    import torch
+
+    from nas_cli.deploy.robustness import robustness_rows
+    from nas_cli.tasks import get_task
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 4)
+    y = (x[:, :2] > 0).float()  # label k is the sign of feature k: a linear model can be near perfect
+    model = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.weight[0, 0] = model.weight[1, 1] = 5.0
+        model.bias.zero_()
+    task = get_task("multilabel")
+    rob = task.robustness(model, x, y, noise_std=0.1, fgsm_epsilon=0.5)
+    assert rob["clean_auc"] == pytest.approx(1.0) and rob["fgsm_auc"] < rob["clean_auc"]
+    assert [r[0] for r in robustness_rows(rob, task.score)] == ["clean", "Gaussian noise, std 0.1",
+                                                                 "FGSM attack, epsilon 0.5"]

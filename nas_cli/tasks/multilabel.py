@@ -102,6 +102,13 @@ class MultiLabelTask(Task):
         return Signature(inputs=input_specs(spec),
                          outputs=(TensorSpec("logits", "float32", ("batch", spec.num_classes)),))
 
+    def robustness(self, model, x, y, *, noise_std: float, fgsm_epsilon: float, seed: int = 0,
+                   batch_size: int = 512, max_samples: int | None = None, spec=None, **_) -> dict:
+        from nas_cli.tasks.multilabel_robustness import noise_and_fgsm_auc
+
+        return noise_and_fgsm_auc(self, model, x, y, noise_std=noise_std, fgsm_epsilon=fgsm_epsilon, seed=seed,
+                                  batch_size=batch_size, max_samples=max_samples)
+
     def baseline(self, data) -> dict:
         """One logistic regression per label on the flattened inputs (scikit-learn), scored on the test split."""
         from sklearn.linear_model import LogisticRegression
