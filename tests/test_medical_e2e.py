@@ -121,6 +121,7 @@ def test_chestmnist_multilabel_predicts_a_probability_per_label(compose_cfg, tmp
     record = json.loads(next((run / "evaluations").glob("*/evaluation.json")).read_text())
     assert record["result"]["metrics"]["auc"] == pytest.approx(test["auc"], abs=1e-5)
     assert len(record["result"]["per_class"]) == 14
+    assert "| class | examples | recall | AUC |" in next((run / "evaluations").glob("*/evaluation.md")).read_text()
 
 
 @pytest.mark.slow
