@@ -129,7 +129,7 @@ class Predictor:
         if any(Path(p).suffix.lower() in (".dcm", ".dicom") for p in paths):  # DICOM: the training window
             from nas_cli.data.dicom_folder import dicom_or_image_reader
 
-            read_image = dicom_or_image_reader(read_image, self.info)  # noqa: N806
+            read_image = dicom_or_image_reader(read_image, self.info)
         pixels = np.zeros((len(paths), *self.size, self.channels), dtype=np.uint8)
 
         def chunk(lo: int, hi: int) -> list[tuple[int, str]]:
