@@ -136,6 +136,16 @@ def test_npz_with_own_keys_evaluates_a_new_npz_file(compose_cfg, tmp_path, capsy
     summary = _search(compose_cfg, run, ["dataset=npz", f"dataset.path={path}", *opts, "dataset.label_names=[a,b,c]"])
     assert summary["data"]["input_shape"] == [3, 28, 28] and summary["data"]["num_classes"] == 3
 
+    from nas_cli.commands.predict import predict_command
+    from nas_cli.data import load_dataset
+
+    pngs = _write_pngs(tmp_path / "png", np.load(path)["x_te"][:4])  # RGB files through the image path
+    capsys.readouterr()
+    assert predict_command([str(run), *map(str, pngs), "--format", "jsonl"]) == 0
+    rows = [json.loads(r) for r in capsys.readouterr().out.splitlines()]
+    data = load_dataset("npz", path=str(path), **keys, label_names=["a", "b", "c"])
+    assert [r["class"] for r in rows] == [["a", "b", "c"][k] for k in _torch_logits(run, data.test_x[:4]).argmax(1)]
+
     new = write_medmnist(tmp_path / "june.npz", "multiclass", rgb=True, labels=3, keys=keys, seed=5, n=(30, 10, 10))
     assert evaluate_command([str(run), f"dataset.path={new}", "--split", "all"]) == 0
     record = json.loads(next((run / "evaluations").glob("*/evaluation.json")).read_text())
@@ -144,8 +154,6 @@ def test_npz_with_own_keys_evaluates_a_new_npz_file(compose_cfg, tmp_path, capsy
     assert evaluate_command([str(run), f"dataset.path={new}", "dataset.train_labels=labels"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no array 'labels'" in err[0] and "x_te, x_tr, x_va, y_te, y_tr, y_va" in err[0]
-    from nas_cli.commands.predict import predict_command
-
     assert predict_command([str(run), str(new)]) == 2  # its arrays are x_*: no *images* array to predict
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no array named *images*" in err[0]

@@ -1,5 +1,5 @@
 """`nas predict RUN_DIR images.npz` for an image model: every image of the file's image arrays
-(`*_images`, MedMNIST's layout, or the arrays named by `--npz-key`), already decoded, so no resize:
+(those named `*images*`: MedMNIST's `train_images`, `val_images`, `test_images`), already decoded, so no resize:
 their height, width and channels must be the export's. Rows are named `FILE:ARRAY[i]`; the output
 format is the image one (or the multi-label one). An array of another shape is one line, exit 2.
 """
