@@ -79,7 +79,7 @@ def write_from_cifar(out_dir: Path) -> dict[str, Path]:
 
 def scores(task: str, truth, logits) -> dict:
     from nas_cli.tasks.metrics import classification_scores
-    from nas_cli.tasks.multilabel import multilabel_scores
+    from nas_cli.tasks.multilabel_metrics import multilabel_scores
 
     if task == "multilabel":
         return multilabel_scores(truth, logits)

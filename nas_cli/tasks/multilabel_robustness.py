@@ -9,7 +9,7 @@ def noise_and_fgsm_auc(task, model, x, y, *, noise_std: float, fgsm_epsilon: flo
     """{"samples", "clean_auc", "noise_std", "noise_auc", "fgsm_epsilon", "fgsm_auc"} on (x, y)."""
     import torch
 
-    from nas_cli.tasks.multilabel import multilabel_scores
+    from nas_cli.tasks.multilabel_metrics import multilabel_scores
 
     was_training = model.training
     model.eval()
