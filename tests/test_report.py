@@ -12,7 +12,8 @@ import pytest
 from tests.conftest import TINY, only_run_dir, run_nas
 
 PLOTS = ["history.png", "importances.png", "parallel_coordinates.png", "accuracy_vs_params.png",
-         "accuracy_vs_latency_ms.png", "learning_curves.png"]
+         "accuracy_vs_latency_ms.png", "learning_curves.png",
+         "confusion_matrix.png", "roc_curves.png"]  # the selected model on the test split (report/test_plots.py)
 
 
 @pytest.fixture(scope="module")

@@ -94,12 +94,21 @@ def _predict(opts) -> int:
         from nas_cli.commands.predict_audio import predict_audio
 
         return predict_audio(predictor, opts, format_rows)
+    fmt_rows, header = format_rows, "path,class,probability,top_k\n" if opts.format == "csv" else ""
+    if predictor.info.get("task") == "multilabel":  # a probability per label (commands/predict_labels.py)
+        from nas_cli.commands.predict_labels import format_label_rows as fmt_rows
+        from nas_cli.commands.predict_labels import label_header
+
+        header = label_header(predictor.classes) if opts.format == "csv" else ""
+    if all(str(i).lower().endswith(".npz") for i in opts.inputs):  # decoded image arrays (MedMNIST layout)
+        from nas_cli.commands.predict_npz import predict_npz
+
+        return predict_npz(predictor, opts, fmt_rows, header)
     paths = expand_inputs(opts.inputs)
     top_k = min(opts.top_k, len(predictor.classes))
     lines: list[str] = []
     emit = lines.append if opts.out else sys.stdout.write
-    if opts.format == "csv":
-        emit("path,class,probability,top_k\n")
+    emit(header)
     written = failed = 0
     with _progress(len(paths)) as advance:
         for batch in predictor.iter_files([str(p) for p in paths], opts.batch_size, strict=opts.strict):
@@ -107,7 +116,7 @@ def _predict(opts) -> int:
                 print(f"warning: {reason}", file=sys.stderr)
             failed += len(batch.failures)
             if batch.indices:
-                emit(format_rows([str(paths[i]) for i in batch.indices], batch.probabilities,
+                emit(fmt_rows([str(paths[i]) for i in batch.indices], batch.probabilities,
                                  predictor.classes, top_k, opts.format))
             written += len(batch.indices)
             advance(len(batch.indices) + len(batch.failures))
@@ -126,9 +135,10 @@ def _predict(opts) -> int:
 def expand_inputs(inputs: list[str]) -> list[Path]:
     """Image files in order of the arguments: files as given, folders recursively, globs expanded."""
     from nas_cli.commands.input_files import expand_inputs as expand
+    from nas_cli.data.dicom_folder import DICOM_EXTENSIONS
     from nas_cli.data.image_folder import EXTENSIONS
 
-    return expand(inputs, EXTENSIONS, "image")
+    return expand(inputs, EXTENSIONS | DICOM_EXTENSIONS, "image")
 
 
 def format_rows(paths: list[str], probabilities, classes: list[str], top_k: int, fmt: str) -> str:

@@ -31,6 +31,9 @@ DATASETS: dict[str, str] = {
     "text_folder": "nas_cli.data.texts:load_text_folder",
     "audio_folder": "nas_cli.data.audio:load_audio_folder",
     "ratings": "nas_cli.data.ratings:load_ratings",
+    "medmnist": "nas_cli.data.medmnist:load_medmnist",
+    "npz": "nas_cli.data.medmnist:load_npz",
+    "dicom_folder": "nas_cli.data.dicom_folder:load_dicom_folder",
 }
 
 # What kind of input a dataset family gives (picks `search_space=auto`); unlisted families: image.
@@ -50,6 +53,10 @@ def resolve_task(options: dict) -> str:
         from nas_cli.data.ratings import task_of_feedback
 
         return task_of_feedback(options.get("feedback", "explicit"))
+    if options.get("name") in ("medmnist", "npz"):  # multilabel when the labels have one column per finding
+        from nas_cli.data.medmnist import infer_task_of_options as infer_npz_task
+
+        return infer_npz_task(dict(options))
     if dataset_kind(options.get("name")) != "table":
         return "classification"
     from nas_cli.data.tables import infer_task_of_options

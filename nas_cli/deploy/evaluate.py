@@ -15,7 +15,7 @@ from nas_cli.errors import ConfigError
 SPLITS = ("all", "train", "val", "test")
 # dataset key -> where preprocess.json keeps the value the model was trained with.
 FORCED = {"image_size": ("image", "size"), "channels": ("image", "channels"), "resize": ("image", "resize"),
-          "mean": ("image", "mean"), "std": ("image", "std")}
+          "mean": ("image", "mean"), "std": ("image", "std"), "window": ("dicom", "window")}
 
 
 def forced_options(dataset: dict, info: dict, explicit: set[str]) -> dict:
@@ -23,7 +23,7 @@ def forced_options(dataset: dict, info: dict, explicit: set[str]) -> dict:
     and no `max_train` cap; a user override that contradicts the export is a ConfigError."""
     out = dict(dataset)
     for key, (section, field) in FORCED.items():
-        if key not in out:
+        if key not in out or section not in info:  # e.g. "dicom" only in a DICOM-trained export
             continue
         want = info[section][field]
         if key in explicit and not _same(out[key], want):
@@ -92,7 +92,12 @@ def evaluate_export(export_dir: Path, data, task, *, split: str, batch_size: int
         raise ConfigError(f"the data's images are {list(x.shape[1:])} (channels, height, width), the model "
                           f"takes {want}; set dataset.image_size/dataset.channels to match the export")
     classes = (data.preprocess or {}).get("classes") or [str(i) for i in range(data.spec.num_classes)]
-    truth = class_map([str(c) for c in classes], predictor.classes)[y.numpy()]
+    if y.dim() > 1:  # multi-label: one 0/1 column per label, in the export's label order
+        from nas_cli.deploy.labels import same_labels
+
+        truth = same_labels([str(c) for c in classes], predictor.classes, y.numpy())
+    else:
+        truth = class_map([str(c) for c in classes], predictor.classes)[y.numpy()]
     inputs = x.numpy().astype(np.float32, copy=False)
     logits = np.concatenate([predictor.logits(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
     result = {"count": int(len(truth)), "split": split, "metrics": task.evaluate_numpy(logits, truth, full=True),

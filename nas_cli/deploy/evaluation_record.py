@@ -53,8 +53,10 @@ def evaluation_markdown(record: dict) -> str:
         change = "-" if new is None or old is None else f"{new - old:+.4f}"
         lines.append(f"| {name} | {_num(new)} | {_num(old)} | {change} |")
     if result.get("per_class"):
-        lines += ["", "| class | examples | recall |", "|---|---|---|"]
-        lines += [f"| {r['class']} | {r['count']} | {r['recall']:.4f} |" for r in result["per_class"]]
+        auc = all("auc" in r for r in result["per_class"])  # multi-label: positives, recall and AUC per label
+        lines += ["", "| class | examples | recall |" + (" AUC |" if auc else ""), "|---|---|---|" + ("---|" if auc else "")]
+        lines += [f"| {r['class']} | {r['count']} | {r['recall']:.4f} |" + (f" {r['auc']:.4f} |" if auc else "")
+                  for r in result["per_class"]]
     drift = result.get("drift")
     lines += ["", "## Drift", ""]
     if drift is None:

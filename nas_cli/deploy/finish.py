@@ -33,6 +33,9 @@ def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict,
                            "candidates": [{k: v for k, v in r.items() if k != "history"} for r in out["results"]]}
     summary["timings"]["finetune_seconds"] = time.perf_counter() - t0
     model = out["model"]
+    from nas_cli.deploy.test_outputs import save_test_outputs
+
+    save_test_outputs(model, ctx.data, run_dir, ctx.autocast_dtype)  # for the report's confusion matrix and ROC
     cost = final_cost(model, ctx)
     summary["finetune"]["cost"] = cost
     test = out["test"]

@@ -47,6 +47,12 @@ def softmax(logits):
     return z
 
 
+def sigmoid(logits):
+    import numpy as np
+
+    return (0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float32)))).astype(np.float32)
+
+
 class Predictor:
     """An exported classifier: `predict(files or uint8 NHWC pixels) -> probabilities [N, classes]`."""
 
@@ -78,8 +84,10 @@ class Predictor:
         return np.concatenate(rows) if rows else self._none()
 
     def run(self, pixels):
-        """uint8 (N, H, W, C) -> probabilities: preprocessing, one session.run, softmax."""
-        return softmax(self.logits(to_model_input(pixels, self.info)))
+        """uint8 (N, H, W, C) -> probabilities: preprocessing, one session.run, softmax (multi-label:
+        one sigmoid probability per label)."""
+        logits = self.logits(to_model_input(pixels, self.info))
+        return sigmoid(logits) if self.info.get("task") == "multilabel" else softmax(logits)
 
     def logits(self, model_input):
         """float32 (N, C, H, W), already preprocessed -> the model's logits (one session.run)."""
@@ -118,6 +126,10 @@ class Predictor:
         # Exactly the training loader's decode and resize; it imports numpy and Pillow, no torch.
         from nas_cli.data.image_folder import read_image
 
+        if any(Path(p).suffix.lower() in (".dcm", ".dicom") for p in paths):  # DICOM: the training window
+            from nas_cli.data.dicom_folder import dicom_or_image_reader
+
+            read_image = dicom_or_image_reader(read_image, self.info)
         pixels = np.zeros((len(paths), *self.size, self.channels), dtype=np.uint8)
 
         def chunk(lo: int, hi: int) -> list[tuple[int, str]]:

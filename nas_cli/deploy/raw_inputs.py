@@ -27,6 +27,9 @@ def write_raw_input_files(data, export_dir: Path, signature=None) -> dict:
         return write_ratings_files(data, export_dir, signature)
     info = image_preprocess(size=pre["size"], channels=pre["channels"], resize=pre["resize"], mean=pre["mean"],
                             std=pre["std"], classes=pre["classes"], scale=pre["scale"])
+    info["task"] = data.spec.task  # multilabel: nas predict gives per-label sigmoid probabilities
+    if pre.get("dicom"):  # .dcm inputs: the training window (null: each file's own)
+        info["dicom"] = pre["dicom"]
     files = {"preprocess": str(write_preprocess(export_dir, info))}
     reference = image_reference(training_pixels(data.train_x, info))
     files["drift_reference"] = str(atomic_write_json(export_dir / "drift_reference.json", reference))

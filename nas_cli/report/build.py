@@ -69,6 +69,9 @@ def build_report(run_dir: Path) -> Path:
                 continue
             atomic_write_bytes(out / name, png_bytes(fig))
             figures.append((name, title, caption))
+    from nas_cli.report.test_plots import test_figures
+
+    figures += test_figures(run_dir, out, notes)  # confusion matrix and ROC curves of the selected model
     atomic_write_json(out / "importances.json", importances)
     html = render_html(run_dir, settings, summary, objectives, study, figures, notes, importances, out)
     return atomic_write_text(out / "index.html", html)

@@ -87,9 +87,11 @@ def _top_table(summary: dict, objectives) -> str:
     rows = summary.get("best_trials") or []
     if not rows:
         return "<h2>Top trials</h2><p>No completed trial.</p>"
-    names = [n for n, _ in objectives]
+    from nas_cli.tasks.score_columns import cell, score_columns
+
+    names = score_columns([n for n, _ in objectives], [r.get("metrics") or {} for r in rows])
     cols = ["trial", *names, "params", "MFLOPs", "latency ms", "architecture"]
-    body = [[r["number"], *[r["values"].get(n) for n in names], r["metrics"].get("params"),
+    body = [[r["number"], *[cell(r, n) for n in names], r["metrics"].get("params"),
              (r["metrics"].get("flops") or 0) / 1e6, r["metrics"].get("latency_ms"), r.get("description", "")]
             for r in rows]
     return "<h2>Top trials (validation)</h2>" + _table(cols, body)

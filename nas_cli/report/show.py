@@ -51,9 +51,12 @@ def show_run(run_dir: Path, row: dict, summary: dict) -> None:
     console.print(_table("Run", ["", ""], facts, header=False))
     best = summary.get("best_trials") or []
     if best:
+        from nas_cli.tasks.score_columns import cell, score_columns
+
         names = [o.split(":")[0] for o in summary.get("objectives") or []] or list(best[0]["values"])
+        names = score_columns(names, [r.get("metrics") or {} for r in best])
         console.print(_table("Top trials (validation)", ["trial", *names, "params", "MFLOPs", "architecture"], [
-            [r["number"], *[r["values"].get(n) for n in names], r["metrics"].get("params"),
+            [r["number"], *[cell(r, n) for n in names], r["metrics"].get("params"),
              (r["metrics"].get("flops") or 0) / 1e6, r.get("description", "")] for r in best]))
     ft = summary.get("finetune")
     if ft:

@@ -88,6 +88,7 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     from nas_cli.hardware import setup_hardware
     from nas_cli.spaces import build_space
     from nas_cli.tasks import task_for
+    from nas_cli.tasks.class_weights import apply_class_weights
     from nas_cli.trial.objective import TrialContext
 
     hw = setup_hardware(settings["hardware"])
@@ -115,7 +116,7 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     ctx = TrialContext(space=space, data=data, train=settings["train"], run_dir=run_dir, seed=int(settings["seed"]),
                        objectives=objectives, device=hw.device, channels_last=hw.channels_last,
                        autocast_dtype=hw.autocast_dtype, on_epoch=reporter.epoch, on_batch=reporter.batch,
-                       task=task_for(data.spec))
+                       task=apply_class_weights(task_for(data.spec), data, settings["train"].get("class_weights")))
     evaluator = (settings.get("evaluator") or {}).get("name", "train")
     ctx.extra.update(evaluator=evaluator, zero_cost=dict(settings.get("zero_cost") or {}))
     if evaluator == "zero_cost":  # score untrained networks (trial/zero_cost.py); fine-tune trains the top-k

@@ -60,9 +60,11 @@ def any_complete(study) -> bool:
 
 
 def show_top_table(reporter, rows: list[dict], objectives) -> None:
-    names = [n for n, _ in objectives]
+    from nas_cli.tasks.score_columns import cell, score_columns
+
+    names = score_columns([n for n, _ in objectives], [r["metrics"] for r in rows])
     cols = ["trial", *names, "params", "MFLOPs", "latency ms", "memory MiB", "architecture"]
-    table = [[r["number"], *[f"{r['values'][n]:.4g}" for n in names], r["metrics"].get("params", ""),
+    table = [[r["number"], *[_fmt(cell(r, n)) for n in names], r["metrics"].get("params", ""),
               f"{r['metrics'].get('flops', 0) / 1e6:.2f}", _fmt(r["metrics"].get("latency_ms")),
               _fmt(r["metrics"].get("memory_mb")), r["description"]] for r in rows]
     reporter.table("Top trials (validation)", cols, table)

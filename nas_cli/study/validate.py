@@ -108,6 +108,10 @@ def validate(cfg: dict) -> list[tuple[str, str]]:
     _number(cfg, "train.weight_decay", 0.0, 10.0, allow_none=True)
     if "label_smoothing" in cfg["train"]:
         _number(cfg, "train.label_smoothing", 0.0, 0.99)
+    if cfg["train"].get("class_weights") is not None:  # before the data loads (tasks/class_weights.py)
+        from nas_cli.tasks.class_weights import check_mode
+
+        check_mode(cfg["train"]["class_weights"])
     _int(cfg, "train.max_batches", 1, None, allow_none=True)
     _number(cfg, "train.trial_timeout", 0.001, None, allow_none=True)
     if _get(cfg, "train.optimizer") is not None:

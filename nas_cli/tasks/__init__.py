@@ -20,6 +20,7 @@ TASKS: dict[str, str] = {
     "regression": "nas_cli.tasks.regression:RegressionTask",
     "rating": "nas_cli.tasks.rating:RatingTask",
     "ranking": "nas_cli.tasks.ranking:RankingTask",
+    "multilabel": "nas_cli.tasks.multilabel:MultiLabelTask",
 }
 DEFAULT_TASK = "classification"
 # Cost metrics every task can search on or limit (measured on the built network, never trained).

@@ -15,19 +15,29 @@ class ClassificationTask(Task):
     epoch_metrics = ("loss", "accuracy")
     score = "accuracy"
     default_objective = "accuracy:max"
+    class_weights = None  # train.class_weights=balanced: a tensor [classes] on the data's device
+
+    def with_class_weights(self, weights) -> ClassificationTask:
+        import copy
+
+        bound = copy.copy(self)
+        bound.class_weights = weights
+        return bound
 
     def loss(self, outputs, targets, label_smoothing: float = 0.0, **_):
         import torch.nn.functional as F
 
-        return F.cross_entropy(outputs, targets, label_smoothing=label_smoothing)
+        return F.cross_entropy(outputs, targets, weight=self.class_weights, label_smoothing=label_smoothing)
 
     def predict(self, outputs):
         return outputs.argmax(1)
 
     def evaluate(self, outputs, targets, full: bool = False) -> dict:
         """Loss and accuracy; with `full`, also macro precision, recall and F1 (scikit-learn)."""
-        pred = self.predict(outputs)
-        out = {"loss": float(self.loss(outputs, targets)), "accuracy": float((pred == targets).float().mean())}
+        import torch.nn.functional as F
+
+        pred = self.predict(outputs)  # the loss unweighted (train.class_weights weights training only)
+        out = {"loss": float(F.cross_entropy(outputs, targets)), "accuracy": float((pred == targets).float().mean())}
         if full:
             out.update(classification_scores(targets.cpu().numpy(), outputs.float().cpu().numpy()))
         return out
