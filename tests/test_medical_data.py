@@ -63,6 +63,23 @@ def test_a_missing_medmnist_file_names_the_file_the_directory_and_the_download(t
         load_dataset("medmnist", flag="dermamnist", size=100, root=str(tmp_path))
 
 
+def test_medmnist_download_fetches_the_file_by_its_url_and_never_leaves_a_partial_one(tmp_path, monkeypatch):
+    """dataset.download=true through the real urllib path, served from a local file:// "record"."""
+    from nas_cli.data import load_dataset, medmnist
+
+    record = tmp_path / "record"
+    record.mkdir()
+    write_medmnist(record / "pneumoniamnist.npz", "binary", n=(20, 6, 8))
+    monkeypatch.setattr(medmnist, "ZENODO", record.as_uri() + "/{file}")
+    root = tmp_path / "data"
+    data = load_dataset("medmnist", flag="pneumoniamnist", root=str(root), download=True)
+    assert len(data.train_y) == 20
+    assert (root / "pneumoniamnist.npz").read_bytes() == (record / "pneumoniamnist.npz").read_bytes()
+    with pytest.raises(ConfigError, match=r"could not download .*breastmnist\.npz"):
+        load_dataset("medmnist", flag="breastmnist", root=str(root), download=True)
+    assert sorted(p.name for p in root.iterdir()) == ["pneumoniamnist.npz"]  # no partial file left
+
+
 def test_npz_with_own_keys_and_carved_test_split(tmp_path):
     from nas_cli.data import load_dataset
 

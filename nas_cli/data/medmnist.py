@@ -58,18 +58,15 @@ def medmnist_path(flag, size, root) -> Path:
 
 def download(path: Path) -> None:
     """Fetch one MedMNIST file from Zenodo into `path` (atomically: a partial file never stays)."""
-    import shutil
     import urllib.request
 
+    from nas_cli.rundir import atomic_write_stream
+
     url = ZENODO.format(file=path.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_suffix(".npz.part")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as fh:
-            shutil.copyfileobj(response, fh, 1 << 20)
-        os.replace(part, path)
+        with urllib.request.urlopen(url, timeout=60) as response:
+            atomic_write_stream(path, response)  # a partial file never stays
     except Exception as exc:  # network, HTTP or disk failure
-        part.unlink(missing_ok=True)
         raise ConfigError(f"dataset.download=true: could not download {url} into {path}: {exc}") from None
 
 

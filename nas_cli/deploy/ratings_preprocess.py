@@ -34,12 +34,10 @@ def write_ratings_files(data, export_dir: Path, signature) -> dict:
     seen = data.preprocess["seen"]
     users, items = np.asarray(seen["users"], dtype=np.int64), np.asarray(seen["items"], dtype=np.int64)
 
-    def save(tmp):
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, users=users, items=items)
-
+    # the temporary name keeps the .npz suffix, so numpy writes exactly there
     return {"preprocess": str(atomic_write_json(Path(export_dir) / FILENAME, info)),  # checked when built
-            "seen": str(atomic_save_with(Path(export_dir) / SEEN, save))}
+            "seen": str(atomic_save_with(Path(export_dir) / SEEN,
+                                         lambda tmp: np.savez_compressed(tmp, users=users, items=items)))}
 
 
 def read_seen(export_dir: Path, n_items: int):
