@@ -36,6 +36,20 @@ def test_first_ctrl_c_stops_inside_the_epoch_and_resume_retries(compose_cfg, tmp
     assert [t.state.name for t in load_trials(run / "study.journal")] == ["FAIL", "COMPLETE", "COMPLETE"]
 
 
+def test_first_ctrl_c_stops_inside_a_long_validation_pass(compose_cfg, tmp_path):
+    from tests.doubles import VALIDATION_WAITS
+
+    run = tmp_path / "run"
+    VALIDATION_WAITS["done"] = 0
+    code, summary = run_in_process(compose_cfg, run, ["study.n_trials=1", "train.epochs=1", "train.batch_size=32",
+                                                       "train.max_batches=4"], ["slow_validation"])
+    assert code == 130 and summary["status"] == "interrupted"
+    first = load_trials(run / "study.journal")[0]
+    assert first.user_attrs["stopped_at"] == {"epoch": 1, "batch": 4, "batches": 4}  # every batch ran: validation
+    assert first.user_attrs["fail_reason"] == "interrupted: SIGINT in epoch 1 at batch 4/4"
+    assert VALIDATION_WAITS["done"] < 15, VALIDATION_WAITS  # the 30 layers of 0.1 s were not all waited for
+
+
 def test_trial_timeout_stops_inside_the_epoch(compose_cfg, tmp_path):
     run = tmp_path / "run"
     start = time.monotonic()
@@ -80,16 +94,25 @@ def test_max_epoch_seconds_rejects_before_training(compose_cfg, tmp_path):
         assert not (run / "trials" / str(t.number) / "metrics.jsonl").exists()  # never trained
 
 
-def test_plain_progress_prints_a_line_inside_a_long_epoch(compose_cfg, tmp_path, capsys):
+@pytest.mark.parametrize("verbosity", [1, 2])
+def test_plain_progress_prints_a_line_inside_a_long_epoch(compose_cfg, tmp_path, capsys, verbosity):
     code, summary = run_in_process(compose_cfg, tmp_path / "run",
-                                   ["study.n_trials=1", "verbosity=1", "progress_every=1", "train.epochs=1",
+                                   ["study.n_trials=1", f"verbosity={verbosity}", "progress_every=1", "train.epochs=2",
                                     "train.max_batches=12", "train.batch_size=32"], ["slow"])
     assert code == 0, summary.get("error")
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if " batch " in ln]
-    assert lines, "no progress line inside the 2.4 s epoch"
-    assert lines[0].startswith("trial 0 epoch 1/1 batch ") and "/12 " in lines[0]
+    out = capsys.readouterr().out.splitlines()
+    lines = [ln for ln in out if " batch " in ln]
+    assert lines, "no progress line inside the 2.4 s epochs"
+    assert lines[0].startswith("trial 0 epoch 1/2 batch ") and "/12 " in lines[0]
     assert "samples/s" in lines[0] and "trial ETA" in lines[0] and "study ETA" in lines[0]
-    assert len(lines) <= 4  # at most one per progress_every=1 s
+    assert "(estimated " in lines[0] and "/epoch, measured " in lines[0]  # the estimate before training
+    assert len(lines) <= 6  # at most one per progress_every=1 s
+    epoch_lines = [ln for ln in out if ln.startswith("trial 0 epoch ") and " batch " not in ln]
+    if verbosity == 2:  # chatty: one line per epoch as well, in order with the heartbeat lines
+        assert [ln.split()[3] for ln in epoch_lines] == ["1/2", "2/2"], epoch_lines
+        assert out.index(lines[0]) < out.index(epoch_lines[0])
+    else:
+        assert epoch_lines == []
 
 
 def test_reporter_eta_uses_measured_throughput(capsys):
