@@ -207,3 +207,22 @@ def test_fit_checks_inside_the_epoch_at_the_configured_interval(monkeypatch):
     with pytest.raises(TrialStopped) as info:
         fit(model, data, Hparams(lr=1e-3, batch_size=500), 2, on_batch=stop)
     assert info.value.where == {"epoch": 1, "batch": 2, "batches": 3}
+
+
+def test_the_entry_point_skips_python_finalisation_but_runs_exit_handlers_and_flushes(tmp_path):
+    """`run` leaves with os._exit (Python's own teardown after torch took seconds after a Ctrl-C): the
+    exit handlers still run (log files, temporary directories) and buffered output is not lost."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "atexit.txt"
+    code = ("import atexit, sys\n"
+            f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+            "sys.stdout.write('buffered, no newline')\n"
+            "sys.argv = ['nas', '--version']\n"
+            "from nas_cli.cli import run\n"
+            "run()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("buffered, no newline") and "nas " in proc.stdout
+    assert marker.read_text() == "ran"
