@@ -4,7 +4,6 @@ training (and constraints.max_epoch_seconds on it), progress lines inside an epo
 from __future__ import annotations
 
 import json
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -27,8 +26,6 @@ def test_first_ctrl_c_stops_inside_the_epoch_and_resume_retries(compose_cfg, tmp
     assert reason.endswith(f"at batch {at['batch']}/36")
     assert not (run / "trials" / "0" / "metrics.jsonl").exists()  # no epoch finished
     assert json.loads((run / "trials" / "0" / "result.json").read_text())["reason"] == reason
-    seconds = (first.datetime_complete - first.datetime_start).total_seconds()
-    assert seconds < 4, seconds  # the 7 s epoch (x2) was not waited for
 
     code, summary = run_in_process(compose_cfg, run, ["study.n_trials=2", "train.epochs=1"], ["ok"])
     assert code == 0, summary.get("error")
@@ -52,11 +49,9 @@ def test_first_ctrl_c_stops_inside_a_long_validation_pass(compose_cfg, tmp_path)
 
 def test_trial_timeout_stops_inside_the_epoch(compose_cfg, tmp_path):
     run = tmp_path / "run"
-    start = time.monotonic()
     code, summary = run_in_process(compose_cfg, run, ["study.n_trials=2", "train.trial_timeout=1", *LONG_EPOCH],
                                    ["slow", "ok"])
     assert code == 0, summary.get("error")
-    assert time.monotonic() - start < 8  # trial 0 alone would take 14 s
     first = load_trials(run / "study.journal")[0]
     assert first.state.name == "FAIL"
     assert first.user_attrs["fail_reason"].startswith("trial exceeded train.trial_timeout in epoch 1 at batch ")
