@@ -221,3 +221,20 @@ def test_the_entry_point_skips_python_finalisation_but_runs_exit_handlers_and_fl
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("buffered, no newline") and "nas " in proc.stdout
     assert marker.read_text() == "ran"
+
+
+def test_a_feasible_trial_sets_each_constraint_once_without_optuna_warnings(compose_cfg, tmp_path):
+    """The cost is checked after each stage (params and FLOPs, memory, latency, epoch estimate): a
+    constraint value already set is not set again (Optuna would warn "already set" on the terminal)."""
+    import warnings
+
+    run = tmp_path / "run"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, summary = run_in_process(compose_cfg, run, ["study.n_trials=1", "search_space=cnn",
+                                                           "constraints.max_flops=1e12",
+                                                           "constraints.max_epoch_seconds=1e6"])
+    assert code == 0, summary.get("error")
+    assert not [w for w in caught if "already set" in str(w.message)], [str(w.message) for w in caught]
+    trial = load_trials(run / "study.journal")[0]
+    assert set(trial.constraints) == {"max_flops", "max_epoch_seconds"} and max(trial.constraints.values()) < 0
