@@ -54,6 +54,20 @@ def test_prescreen_enqueues_the_best_scored_candidates_first(compose_cfg, tmp_pa
         assert row["description"] in section
 
 
+def test_prescreen_leaves_out_candidates_over_a_limit_before_scoring_them(compose_cfg, tmp_path):
+    run = tmp_path / "run"
+    code, summary = run_in_process(compose_cfg, run, ["study.n_trials=1", "prescreen.candidates=12", "prescreen.keep=1",
+                                                       "zero_cost.batch_size=16", "search_space=cnn",
+                                                       "constraints.max_params=60000"])
+    assert code == 0, summary.get("error")
+    pre = summary["prescreen"]
+    assert pre["candidates"] == 12 and 0 < pre["rejected"] < 12 and pre["scored"] == 12 - pre["rejected"]
+    for row in pre["table"]:  # only feasible ones are scored and listed; the limit was checked on the meta device
+        assert row["proxies"]["params"] <= 60000
+    trial = load_trials(run / "study.journal")[0]
+    assert trial.state.name == "COMPLETE" and trial.user_attrs["prescreen"]["rank"] == 1
+
+
 def test_prescreen_needs_the_training_evaluator(compose_cfg, tmp_path):
     code, summary = run_in_process(compose_cfg, tmp_path / "run", ["evaluator=zero_cost", "prescreen.candidates=5"])
     assert code == 2 and "prescreen.candidates needs the training evaluator" in summary["error"]

@@ -54,13 +54,15 @@ def score_candidates(ctx, candidates: list[dict]) -> list[dict]:
     for i, cand in enumerate(candidates):
         if signals.stop_requested():
             break
+        if limits:  # checked on the meta device: a candidate over a limit costs no weights and no real pass
+            with torch.device("meta"):
+                shape = ctx.space.build(cand["arch"], ctx.data.spec)
+            why = reason({"params": count_params(shape), "flops": count_flops(shape, trial_example(ctx))}, limits)
+            if why:
+                rows.append({**cand, "index": i, "rejected": why})
+                continue
         torch.manual_seed(ctx.seed * 100_003 + i)
         model = build_model(ctx.space, cand["arch"], ctx.data.spec, ctx.device, ctx.channels_last)
-        cost = {"params": count_params(model), "flops": count_flops(model, trial_example(ctx))}
-        why = reason(cost, limits) if limits else ""
-        if why:
-            rows.append({**cand, "index": i, "rejected": why})
-            continue
         result = score(model, ctx, names)
         rows.append({**cand, "index": i, "proxies": as_json(result.values), "seconds": round(result.total_seconds, 5),
                      "proxy_seconds": {k: round(v, 5) for k, v in result.seconds.items()}})
