@@ -238,3 +238,18 @@ def test_a_feasible_trial_sets_each_constraint_once_without_optuna_warnings(comp
     assert not [w for w in caught if "already set" in str(w.message)], [str(w.message) for w in caught]
     trial = load_trials(run / "study.journal")[0]
     assert set(trial.constraints) == {"max_flops", "max_epoch_seconds"} and max(trial.constraints.values()) < 0
+
+
+def test_live_view_shows_batches_samples_per_second_and_etas():
+    from nas_cli.study.progress import Reporter
+
+    rep = Reporter(n_trials=3, verbosity=1, live=True, every=60)
+    rep.start()
+    try:
+        rep.batch(0, {"epoch": 1, "epochs": 2, "batch": 10, "batches": 40, "seconds": 5.0, "estimate": 21.0,
+                      "batch_size": 32})
+        description = rep._progress.tasks[0].description
+    finally:
+        rep.stop()
+    assert description.startswith("trial 0 epoch 1/2 batch 10/40 64 samples/s, trial ETA 35s, study ETA 1m55s")
+    assert "(estimated 21s/epoch, measured 20s)" in description
