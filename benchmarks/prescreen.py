@@ -140,8 +140,9 @@ def verdict(rows: list[dict], n_test: int) -> dict:
 
 def markdown(result: dict) -> str:
     a = result["args"]
-    lines = [f"# prescreen vs a plain {a['plain_trials']}-trial search (1 thread, "
-             f"load {result['machine']['load_at_start']:.2f} at start, {result['machine']['load_at_end']:.2f} at end)", "",
+    loads = [r["load_1min"] for block in result["datasets"].values() for r in block["runs"]]
+    lines = [f"# prescreen vs a plain {a['plain_trials']}-trial search (1 thread; 1-minute load average "
+             f"{min(loads):.2f} to {max(loads):.2f} at the runs' starts, on 2 shared cores)", "",
              "Each run: `nas search` with " + " ".join(f"`{c}`" for c in COMMON) + "; plain: `study.n_trials="
              f"{a['plain_trials']}`; prescreen: `prescreen.candidates=N prescreen.keep={a['keep']} study.n_trials={a['keep']}`; "
              f"control: `study.n_trials={a['keep']}` without pre-screen.", ""]
