@@ -125,13 +125,28 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--into-epoch", type=float, default=8.0, help="seconds after the trial starts to send SIGINT")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--parts", default="estimate,ctrl_c",
+                    help="which parts to run; a part left out is kept from the existing --json file")
     args = ap.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONUNBUFFERED": "1"}
-    result = {"machine": {"cpus": os.cpu_count(), "threads": args.threads, "load_at_start": os.getloadavg()[0]},
-              "estimate": estimate_accuracy(args, env), "ctrl_c": ctrl_c_to_exit(args, env)}
+    parts = args.parts.split(",")
+    old = json.loads(args.json.read_text()) if args.json and args.json.is_file() else {}
+    result = {"machine": {"cpus": os.cpu_count(), "threads": args.threads, "load_at_start": os.getloadavg()[0]}}
+    for name, measure in (("estimate", estimate_accuracy), ("ctrl_c", ctrl_c_to_exit)):
+        if name in parts:
+            load = os.getloadavg()[0]
+            result[name] = measure(args, env)
+            result.setdefault("load", {})[name] = {"start": load, "end": os.getloadavg()[0], "args": vars(args) | {"json": str(args.json)}}
+        else:
+            result[name] = old[name]
+            result.setdefault("load", {})[name] = (old.get("load") or {}).get(name, {"start": old["machine"]["load_at_start"]})
     est, cc = result["estimate"], result["ctrl_c"]
+    ld = result["load"]
     lines = [f"# long trials: epoch-time estimate on CIFAR-10 JPEGs (cnn space, {est['all']['trials']} trials) "
-             f"and Ctrl-C during a long epoch ({args.threads} thread(s), load {result['machine']['load_at_start']:.2f})",
+             f"and Ctrl-C during a long epoch ({args.threads} thread(s))", "",
+             "1-minute load average on this 2-core machine (other agents' jobs): estimate part "
+             f"{ld['estimate'].get('start', 0):.2f} at start, {ld['estimate'].get('end', float('nan')):.2f} at end; "
+             f"Ctrl-C part {ld['ctrl_c'].get('start', 0):.2f} at start, {ld['ctrl_c'].get('end', float('nan')):.2f} at end",
              "", "| trials | calibration | median abs error | worst |", "| --- | --- | --- | --- |"]
     for name, s in [("all", est["all"]), ("after the first", est["after_first_trial"]), *est["by_stage"].items()]:
         if s["trials"]:

@@ -12,7 +12,9 @@ import time
 
 from nas_cli.spaces import SPACES, SearchSpace, register_space
 
-BEHAVIOURS = ("ok", "raise", "nan", "inf", "cuda_oom", "cpu_oom", "memory_error", "slow", "signal_self", "slow_signal")
+BEHAVIOURS = ("ok", "raise", "nan", "inf", "cuda_oom", "cpu_oom", "memory_error", "slow", "signal_self", "slow_signal",
+              "slow_validation")
+VALIDATION_WAITS = {"done": 0}  # slow_validation: how many of its 30 waits of 0.1 s ran
 
 
 class DoubleSpace(SearchSpace):
@@ -43,15 +45,28 @@ def make_net(behaviour: str, hidden: int, spec):
 
     from torch import nn
 
+    class Wait(nn.Module):
+        def forward(self, x):
+            time.sleep(0.1)
+            VALIDATION_WAITS["done"] += 1
+            return x
+
     class DoubleNet(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.body = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(spec.input_shape), hidden), nn.ReLU(),
                                       nn.Linear(hidden, spec.num_classes))
             self.calls = 0
+            self.waits = nn.ModuleList([Wait() for _ in range(30)] if behaviour == "slow_validation" else [])
 
         def forward(self, x):
             out = self.body(x)
+            if behaviour == "slow_validation" and not self.training and self.calls:  # after training: validation
+                import signal
+
+                os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C as the validation pass starts
+                for wait in self.waits:  # 3 s in 30 layers
+                    out = wait(out)
             if not self.training:  # cost measurement and evaluation run the network as it is
                 return out
             self.calls += 1

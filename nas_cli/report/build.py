@@ -94,7 +94,8 @@ def param_importances(study, objectives) -> dict:
 
 def render_html(run_dir, settings, summary, objectives, study, figures, notes, importances, out) -> str:
     from nas_cli.report.html import render
+    from nas_cli.report.prescreen_html import prescreen_section
 
     return render(run_dir=run_dir, settings=settings, summary=summary, objectives=objectives,
                   n_trials=len(study.get_trials(deepcopy=False)), figures=figures, notes=notes,
-                  importances=importances, out=out)
+                  importances=importances, out=out, sections=(prescreen_section(summary),))

@@ -141,11 +141,11 @@ def _figure(out: Path, name: str, title: str, caption: str) -> str:
 
 
 def render(*, run_dir: Path, settings: dict, summary: dict, objectives, n_trials: int, figures, notes,
-           importances: dict, out: Path) -> str:
+           importances: dict, out: Path, sections: tuple[str, ...] = ()) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>nas report: {escape(run_dir.name)}</title>"
              f"<style>{CSS}</style></head><body><h1>nas report: {escape(run_dir.name)}</h1>",
              _overview(run_dir, summary, settings, objectives, n_trials), _selected(summary),
-             _top_table(summary, objectives), "<h2>Search</h2>"]
+             _top_table(summary, objectives), *sections, "<h2>Search</h2>"]
     for name, title, caption in figures:
         parts.append(_figure(out, name, title, caption))
         if name == "importances.png":

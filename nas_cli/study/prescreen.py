@@ -54,15 +54,18 @@ def score_candidates(ctx, candidates: list[dict]) -> list[dict]:
     for i, cand in enumerate(candidates):
         if signals.stop_requested():
             break
+        if limits:  # checked on the meta device: a candidate over a limit costs no weights and no real pass
+            with torch.device("meta"):
+                shape = ctx.space.build(cand["arch"], ctx.data.spec)
+            why = reason({"params": count_params(shape), "flops": count_flops(shape, trial_example(ctx))}, limits)
+            if why:
+                rows.append({**cand, "index": i, "rejected": why})
+                continue
         torch.manual_seed(ctx.seed * 100_003 + i)
         model = build_model(ctx.space, cand["arch"], ctx.data.spec, ctx.device, ctx.channels_last)
-        cost = {"params": count_params(model), "flops": count_flops(model, trial_example(ctx))}
-        why = reason(cost, limits) if limits else ""
-        if why:
-            rows.append({**cand, "index": i, "rejected": why})
-            continue
         result = score(model, ctx, names)
-        rows.append({**cand, "index": i, "proxies": as_json(result.values), "seconds": round(result.total_seconds, 5)})
+        rows.append({**cand, "index": i, "proxies": as_json(result.values), "seconds": round(result.total_seconds, 5),
+                     "proxy_seconds": {k: round(v, 5) for k, v in result.seconds.items()}})
     return rows
 
 
@@ -88,6 +91,14 @@ def ranked(rows: list[dict], proxy: str) -> list[dict]:
     return sorted(scored, key=lambda r: (-r["score"], r["index"]))
 
 
+def _median_seconds(rows: list[dict]) -> dict:
+    """Per proxy: the median seconds per architecture over the scored candidates (of the pass that yields it)."""
+    import statistics
+
+    names = dict.fromkeys(k for r in rows for k in r["proxy_seconds"])
+    return {k: round(statistics.median(r["proxy_seconds"][k] for r in rows if k in r["proxy_seconds"]), 5) for k in names}
+
+
 def run_prescreen(settings: dict, study, ctx, remaining: int, reporter) -> dict | None:
     """Score `prescreen.candidates` architectures and enqueue the best `prescreen.keep`; the summary entry."""
     from nas_cli.study.enqueue import enqueue_param_sets
@@ -104,16 +115,18 @@ def run_prescreen(settings: dict, study, ctx, remaining: int, reporter) -> dict 
     keep = best[: min(int(pc["keep"]), remaining)]
     for rank, r in enumerate(best, 1):
         r["rank"] = rank
-    attrs = [{"prescreen": {"rank": r["rank"], "score": r["score"], "proxies": r["proxies"]}} for r in keep]
+    attrs = [{"prescreen": {"rank": r["rank"], "score": r["score"], "proxies": r["proxies"],
+                            "proxy_seconds": r["proxy_seconds"]}} for r in keep]
     enqueued = enqueue_param_sets(study, [r["params"] for r in keep], remaining, "prescreen", attrs=attrs)
     seconds = time.perf_counter() - start
     shown = best[:TABLE_ROWS]
     table = [{"rank": r["rank"], "kept": r["rank"] <= len(keep), "description": ctx.space.describe(r["arch"]),
-              "score": round(r["score"], 6), "proxies": r["proxies"], "seconds": r["seconds"], "params": r["params"]}
-             for r in shown]
+              "score": round(r["score"], 6), "proxies": r["proxies"], "seconds": r["seconds"],
+              "proxy_seconds": r["proxy_seconds"], "params": r["params"]} for r in shown]
     info = {"candidates": len(rows), "scored": len(best), "rejected": sum("rejected" in r for r in rows),
             "keep": len(keep), "proxy": proxy, "seconds": round(seconds, 3),
-            "seconds_per_candidate": round(seconds / max(1, len(rows)), 5), "enqueued": enqueued, "table": table}
+            "seconds_per_candidate": round(seconds / max(1, len(rows)), 5),
+            "proxy_seconds_median": _median_seconds(best), "enqueued": enqueued, "table": table}
     reporter.info(f"prescreen: scored {len(best)} of {len(rows)} sampled architecture(s) untrained in {seconds:.1f}s "
                   f"(zero_cost.proxy={proxy}); the best {len(keep)} train first")
     reporter.table(f"Pre-screen (zero_cost.proxy={proxy}, best {min(len(best), 10)} of {len(best)})",

@@ -6,7 +6,9 @@ batch takes longer than that (estimated before training) also gets checks betwee
 forward pre-hooks on every leaf module and, in the backward pass, hooks on their outputs' gradients;
 a check raises from inside the batch, so a Ctrl-C lands within one layer's time rather than one
 batch's. A single operation (one convolution's backward) still runs to its end: Python cannot
-interrupt a running C++ kernel.
+interrupt a running C++ kernel. The validation pass after each batch loop is always checked between
+layers (its chunks of thousands of inputs can take seconds), at the cost of a clock read per layer
+per chunk.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Checker:
         self.active = on_batch is not None or deadline is not None
         self.next = time.monotonic() + CHECK_SECONDS
         self.epoch, self.done, self.start = 0, 0, time.perf_counter()
+        self.validating = False  # after the epoch's batches, on the validation split
 
     def start_epoch(self, epoch: int) -> None:
         self.epoch, self.done, self.start = epoch, 0, time.perf_counter()
@@ -35,9 +38,10 @@ class Checker:
     def check(self, inside: bool = False) -> None:
         """Raise TrialStopped past the deadline, then call on_batch (which may raise on a Ctrl-C)."""
         self.next = time.monotonic() + CHECK_SECONDS
-        at = self.done + 1 if inside else self.done  # inside a batch: the one running
+        at = self.done + 1 if inside and not self.validating else self.done  # inside a batch: the one running
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TrialStopped(f"trial exceeded train.trial_timeout in epoch {self.epoch} at batch {at}/{self.batches}",
+            where = " (validation)" if self.validating else ""
+            raise TrialStopped(f"trial exceeded train.trial_timeout in epoch {self.epoch} at batch {at}/{self.batches}{where}",
                                {"epoch": self.epoch, "batch": at, "batches": self.batches})
         if self.on_batch is not None:
             self.on_batch(self.epoch, at, self.batches, time.perf_counter() - self.start)
@@ -70,3 +74,15 @@ class Checker:
         finally:
             for h in handles:
                 h.remove()
+
+    @contextmanager
+    def validation(self, model):
+        """The epoch's validation pass, checked between the layers (forward pre-hooks) when the checks are
+        on: a large network's validation runs in chunks of thousands of inputs, seconds each. A stop
+        there is recorded at the epoch's last batch (`batch` == `batches`)."""
+        self.validating = True
+        try:
+            with self.inside_layers(model, True):
+                yield
+        finally:
+            self.validating = False

@@ -55,9 +55,12 @@ def reason(cost: dict, limits: dict[str, float]) -> str:
 
 
 def apply(trial, cost: dict, limits: dict[str, float]) -> str:
-    """Tell the sampler the constraint values; return the rejection reason ('' when feasible)."""
+    """Tell the sampler the constraint values; return the rejection reason ('' when feasible). Called
+    after each stage of the cost measurement: a value already set stays (Optuna warns on a second)."""
+    already = getattr(trial, "constraints", None) or {}
     for key, excess in violations(cost, limits).items():
-        trial.set_constraint(key, excess)
+        if key not in already:
+            trial.set_constraint(key, excess)
     why = reason(cost, limits)
     if why:
         trial.set_user_attr("infeasible", why)

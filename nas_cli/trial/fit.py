@@ -118,7 +118,8 @@ def fit(
         train_loss = float(loss_sum) / steps_per_epoch
         if not math.isfinite(train_loss):
             raise TrialFailed(f"training loss is {train_loss} at epoch {epoch} (diverged)")
-        val = evaluate(model, data.val_x, data.val_y, autocast_dtype=autocast_dtype, task=task)
+        with checker.validation(model):
+            val = evaluate(model, data.val_x, data.val_y, autocast_dtype=autocast_dtype, task=task)
         record = {"epoch": epoch, "train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()},
                   "epoch_seconds": time.perf_counter() - start}
         history.append(record)
