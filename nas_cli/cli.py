@@ -79,9 +79,14 @@ def run() -> None:
     signal.signal(signal.SIGINT, exit_now)
     # Python's own finalisation (thousands of modules, torch's and ONNX Runtime's C++ teardown) took
     # about 5 s after the last line on this 2-core machine, on every command and after a Ctrl-C: run
-    # the exit handlers (logging flushes its files, temporary directories go), flush, and leave.
+    # the exit handlers (logging flushes its files, temporary directories go), flush, and leave. In the
+    # order Python's finalisation uses: first threading's shutdown (joins non-daemon threads and runs the
+    # hooks of concurrent.futures/joblib executors; calling atexit's before it deadlocked a joblib sweep),
+    # then atexit's handlers.
     import atexit
+    import threading
 
+    getattr(threading, "_shutdown", lambda: None)()
     getattr(atexit, "_run_exitfuncs", lambda: None)()
     exit_now(None, None)
 
