@@ -131,7 +131,7 @@ def prepare(settings: dict, objectives, run_dir: Path, summary: dict, reporter):
     configure_trial_cost(ctx, settings, hw)  # latency runtime, batch size, threads; constraint limits
     from nas_cli.trial.objective import warm_up
 
-    warm_up(ctx.task)  # one-time import costs here, in setup, not in the first trial (nor once per forked worker)
+    warm_up(ctx.task, onnx=ctx.extra["cost"]["runtime"] == "onnxruntime")  # one-time import costs here, in setup, not in the first trial (nor once per forked worker)
     from nas_cli.trial.measure import probe_epoch_time
 
     probe_epoch_time(ctx)  # what the epoch-time estimate starts from, before any trial has trained

@@ -33,10 +33,12 @@ class TrialContext:
     extra: dict = field(default_factory=dict)
 
 
-def warm_up(task=None) -> None:
+def warm_up(task=None, onnx: bool = True) -> None:
     """Pay the one-time costs every trial needs (FLOP counter and the task's metric imports, the
-    optimizer and ONNX exporter: about 2 s) once per process, during setup: not inside the first
-    trial's measurements, and before worker processes are forked, so that none pays them again."""
+    optimizer, and with `onnx` the ONNX exporter: about 2 s) once per process, during setup: not inside
+    the first trial's measurements, and before worker processes are forked, so that none pays them
+    again. `onnx=False` when trials do not export (latency timed on eager PyTorch): the final export
+    then pays the exporter's first call once, and a search without export never does."""
     import torch
 
     from nas_cli.tasks import get_task
@@ -46,7 +48,8 @@ def warm_up(task=None) -> None:
     tiny = torch.nn.Linear(2, 2)
     count_flops(tiny, (2,))
     torch.optim.AdamW(tiny.parameters())
-    export_onnx_bytes(tiny, (2,))
+    if onnx:
+        export_onnx_bytes(tiny, (2,))
     (task or get_task(None)).warm_up()
 
 
