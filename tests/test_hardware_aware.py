@@ -139,3 +139,19 @@ def test_bad_cost_keys_are_config_errors(compose_cfg, tmp_path, override, needle
     code, summary = _run(compose_cfg, tmp_path, [override])
     assert code == 2 and summary["status"] == "config_error"
     assert needle in summary["error"]
+
+
+def test_a_metric_objective_outside_the_epoch_metrics_is_what_the_pruner_sees(compose_cfg, tmp_path):
+    """objectives=[auc:max]: each epoch's validation computes AUC, and the trial reports it (not accuracy)."""
+    import optuna
+
+    from nas_cli.study.storage import open_storage
+
+    code, summary = _run(compose_cfg, tmp_path, ["objectives=[auc:max]", "study.n_trials=2", "train.epochs=2"])
+    assert code == 0, summary.get("error")
+    study = optuna.load_study(study_name="nas", storage=open_storage(summary["storage"]))
+    for t in study.trials:
+        records = [json.loads(line) for line in
+                   (tmp_path / "run" / "trials" / str(t.number) / "metrics.jsonl").read_text().splitlines()]
+        assert [r["val_auc"] for r in records] == [t.intermediate_values[r["epoch"]] for r in records]
+        assert any(r["val_auc"] != r["val_accuracy"] for r in records)

@@ -76,8 +76,14 @@ class Task:
         return a > b if self.metrics[self.score] == "maximize" else a < b
 
     def pruning_metric(self, objective: str) -> str:
-        """The per-epoch record key the pruner watches when searching on `objective`."""
-        return f"val_{objective}" if objective in self.epoch_metrics else f"val_{self.score}"
+        """The per-epoch record key the pruner watches when searching on `objective`: the objective
+        itself when it is one of the task's metrics (see `epoch_full`), else the task's score."""
+        return f"val_{objective}" if objective in self.metrics else f"val_{self.score}"
+
+    def epoch_full(self, objective: str) -> bool:
+        """Whether each epoch's validation must compute every metric (`evaluate(full=True)`) for the
+        pruner to watch `objective` (e.g. AUC or F1 for classification, not in `epoch_metrics`)."""
+        return objective in self.metrics and objective not in self.epoch_metrics
 
     def loss(self, outputs, targets, **options):
         raise NotImplementedError

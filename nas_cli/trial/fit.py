@@ -58,6 +58,7 @@ def fit(
     autocast_dtype=None,
     label_smoothing: float = 0.0,
     task=None,
+    full_val: bool = False,
 ) -> list[dict]:
     """Train `model` on `data.train_*`, evaluating on `data.val_*` after every epoch.
 
@@ -66,7 +67,7 @@ def fit(
     CHECK_SECONDS (progress, a Ctrl-C); it may raise to stop mid-epoch; with `layer_checks` (a network
     whose one batch takes longer than that) also between its layers (trial/batch_checks.py). Raises
     TrialFailed when the loss is not finite, TrialStopped when `deadline` (time.monotonic()) passes,
-    mid-epoch too.
+    mid-epoch too. `full_val`: every metric of the task after each epoch, not only its `epoch_metrics`.
     """
     import torch
 
@@ -119,7 +120,7 @@ def fit(
         if not math.isfinite(train_loss):
             raise TrialFailed(f"training loss is {train_loss} at epoch {epoch} (diverged)")
         with checker.validation(model):
-            val = evaluate(model, data.val_x, data.val_y, autocast_dtype=autocast_dtype, task=task)
+            val = evaluate(model, data.val_x, data.val_y, full=full_val, autocast_dtype=autocast_dtype, task=task)
         record = {"epoch": epoch, "train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()},
                   "epoch_seconds": time.perf_counter() - start}
         history.append(record)

@@ -176,7 +176,7 @@ def train_and_measure(trial, ctx: TrialContext, arch: dict, hp: Hparams, tdir: P
             deadline=deadline, on_epoch=on_epoch, on_batch=epoch_timing.batch_hook(trial, ctx, epochs, hp.batch_size, timing),
             layer_checks=epoch_timing.slow_batches(timing),
             autocast_dtype=ctx.autocast_dtype, label_smoothing=float(ctx.train.get("label_smoothing", 0.0)),
-            task=ctx.task)
+            task=ctx.task, full_val=single and ctx.task.epoch_full(ctx.objectives[0][0]))
     finally:  # pruned or stopped too: its whole epochs calibrate the next trial's estimate
         timing_metrics = epoch_timing.record(trial, ctx, history, timing)
     train_seconds = time.perf_counter() - start
