@@ -95,6 +95,12 @@ def test_two_objective_study_writes_pareto_front(compose_cfg, tmp_path):
     assert code == 0, summary.get("error")
     _check_front(summary, tmp_path / "run")
     assert "test" in summary["finetune"]["models"][0]
+    import numpy as np
+
+    with np.load(tmp_path / "run" / "test_outputs.npz") as saved:  # the first pick's, for the report's plots
+        assert saved["logits"].shape[0] == saved["targets"].shape[0] > 0
+        accuracy = float((saved["logits"].argmax(1) == saved["targets"]).mean())
+    assert accuracy == pytest.approx(summary["finetune"]["test"]["accuracy"], abs=1e-6)
 
 
 @pytest.mark.slow

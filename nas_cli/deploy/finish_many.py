@@ -27,6 +27,10 @@ def finish_pareto(settings: dict, study, objectives, ctx, run_dir: Path, summary
         cost = final_cost(model, ctx)
         row = {"trial": cand.number, "search_values": dict(zip([n for n, _ in objectives], cand.values, strict=True)),
                "val": out["results"][0]["val"], "test": test, "cost": cost}
+        if not models:  # the first pick is the one summary.json's `selected_trial` names
+            from nas_cli.deploy.test_outputs import save_test_outputs
+
+            save_test_outputs(model, ctx.data, run_dir, ctx.autocast_dtype)  # the report's confusion matrix, ROC
         models.append(row)
         if not ex["enabled"]:
             continue
