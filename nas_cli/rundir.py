@@ -52,17 +52,6 @@ def atomic_save_with(path: str | Path, save_fn) -> Path:
     return path
 
 
-def atomic_write_stream(path: str | Path, stream, chunk: int = 1 << 20) -> Path:
-    """Copy a readable binary stream (a download) into `path`; a partial file never stays."""
-    import shutil
-
-    def copy(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            shutil.copyfileobj(stream, handle, chunk)
-
-    return atomic_save_with(path, copy)
-
-
 def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()

@@ -72,6 +72,16 @@ def test_medmnist_download_fetches_the_file_by_its_url_and_never_leaves_a_partia
     write_medmnist(record / "pneumoniamnist.npz", "binary", n=(20, 6, 8))
     monkeypatch.setattr(medmnist, "ZENODO", record.as_uri() + "/{file}")
     root = tmp_path / "data"
+    # the record's MD5 of the real file: the tiny stand-in does not match it, and is not kept
+    with pytest.raises(ConfigError, match=r"pneumoniamnist\.npz.*MD5 [0-9a-f]{32} is not the record's 28209eda"):
+        load_dataset("medmnist", flag="pneumoniamnist", root=str(root), download=True)
+    assert not root.exists() or not any(root.iterdir())
+    import hashlib
+
+    from nas_cli.data import medmnist_md5
+
+    monkeypatch.setitem(medmnist_md5.MD5, "pneumoniamnist.npz",
+                        hashlib.md5((record / "pneumoniamnist.npz").read_bytes()).hexdigest())
     data = load_dataset("medmnist", flag="pneumoniamnist", root=str(root), download=True)
     assert len(data.train_y) == 20
     assert (root / "pneumoniamnist.npz").read_bytes() == (record / "pneumoniamnist.npz").read_bytes()

@@ -57,16 +57,29 @@ def medmnist_path(flag, size, root) -> Path:
 
 
 def download(path: Path) -> None:
-    """Fetch one MedMNIST file from Zenodo into `path` (atomically: a partial file never stays)."""
+    """Fetch one MedMNIST file from Zenodo into `path`, checked against the record's MD5 (atomically: a
+    partial or corrupt file never stays)."""
+    import hashlib
     import urllib.request
 
-    from nas_cli.rundir import atomic_write_stream
+    from nas_cli.data.medmnist_md5 import MD5
+    from nas_cli.rundir import atomic_save_with
 
     url = ZENODO.format(file=path.name)
+
+    def fetch(tmp: Path) -> None:
+        digest = hashlib.md5()
+        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as handle:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                handle.write(block)
+        expected = MD5.get(path.name)
+        if expected is not None and digest.hexdigest() != expected:
+            raise ValueError(f"MD5 {digest.hexdigest()} is not the record's {expected} (a corrupt or changed file)")
+
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            atomic_write_stream(path, response)  # a partial file never stays
-    except Exception as exc:  # network, HTTP or disk failure
+        atomic_save_with(path, fetch)
+    except Exception as exc:  # network, HTTP, checksum or disk failure
         raise ConfigError(f"dataset.download=true: could not download {url} into {path}: {exc}") from None
 
 
