@@ -99,3 +99,29 @@ def test_image_spaces_search_and_export_on_spectrograms(compose_cfg, tmp_path, s
                                   f"search_space={space}", "robustness.enabled=false"]), run) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["search_space"] == space and summary["export"]["onnx_max_abs_diff"] < 1e-4
+
+
+@pytest.mark.slow
+def test_audio_exports_get_int8_and_pruned_variants_that_take_waveforms(compose_cfg, tmp_path):
+    """export.quantize/export.prune on an audio run: each variant is an ONNX file on raw waveforms,
+    scored on the test clips (fp32's score is the run's test accuracy)."""
+    import onnxruntime as ort
+
+    from nas_cli.study.runner import run_study
+
+    root = write_clips(tmp_path / "data")
+    run = tmp_path / "run"
+    assert run_study(compose_cfg([*TINY, "dataset=audio_folder", f"dataset.root={root}", *PATTERNS, *SMALL,
+                                  "search_space=auto", "robustness.enabled=false", "export.torch_export=false",
+                                  "export.quantize=static", "export.calibration_samples=16",
+                                  "export.prune=0.5", "export.prune_epochs=1"]), run) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    variants = {v["variant"]: v for v in summary["export"]["variants"]}
+    assert set(variants) == {"fp32", "int8_static", "pruned_0.5"}
+    assert variants["fp32"]["test_accuracy"] == pytest.approx(summary["finetune"]["test"]["accuracy"], abs=1e-6)
+    assert variants["pruned_0.5"]["sparsity"] >= 0.45  # the 1-D convolutions are pruned too
+    waves = np.zeros((3, 2000), dtype=np.float32)
+    for v in variants.values():
+        sess = ort.InferenceSession(v["file"], providers=["CPUExecutionProvider"])
+        assert [i.name for i in sess.get_inputs()] == ["waveform"]
+        assert sess.run(None, {"waveform": waves})[0].shape == (3, 3)

@@ -29,6 +29,29 @@ def audio_export_parts(body, data, signature):
     return model, waves, sig
 
 
+def audio_variant_view(ctx, signature):
+    """The compressed variants' view of an audio run (`deploy/compress.py`): calibrated on training
+    clips and measured on the test clips as raw waveforms; a pruned network is exported with the same
+    log-mel front end as `model.onnx`."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from nas_cli.data.audio_features import log_mel, with_front_end
+    from nas_cli.deploy.export import export_onnx
+
+    data, audio = ctx.data, ctx.data.spec.audio
+    waves = {split: torch.as_tensor(data.raw[split]["waves"], dtype=torch.float32) for split in ("train", "test")}
+    clips = SimpleNamespace(train_x=waves["train"], test_x=waves["test"], test_y=data.test_y.cpu(), spec=None)
+
+    def write_onnx(network, path: Path) -> Path:
+        front = log_mel(audio, mean=audio["mean"], std=audio["std"]).eval()
+        wrapped = with_front_end(network.to("cpu", memory_format=torch.contiguous_format).float(), front).eval()
+        return export_onnx(wrapped, waves["test"][:2], path, signature)
+
+    return SimpleNamespace(data=clips, example=(int(audio["samples"]),), write_onnx=write_onnx)
+
+
 def front_end_of(body, spec):
     """A rebuilt network with an empty front end of the right shape (a checkpoint's state_dict fills it)."""
     from nas_cli.data.audio_features import log_mel, with_front_end

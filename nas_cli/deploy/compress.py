@@ -25,7 +25,7 @@ def onnx_score(session, x, y, task=None, batch_size: int = 1024, spec=None) -> f
 
 def _feeds(session, x, spec) -> dict:
     names = [i.name for i in session.get_inputs()]
-    if spec is not None and spec.table is not None:
+    if spec is not None and getattr(spec, "table", None) is not None:
         from nas_cli.tasks.inputs import onnx_feeds
 
         return onnx_feeds(spec, x, names)
@@ -91,7 +91,7 @@ def prune_and_finetune(model, ctx, hparams, fraction: float, epochs: int):
     from nas_cli.trial.fit import fit
 
     pruned = copy.deepcopy(model).to(ctx.device)
-    params = [(m, "weight") for m in pruned.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    params = [(m, "weight") for m in pruned.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear))]
     prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=float(fraction))
     if epochs > 0:
         fit(pruned, ctx.data, hparams, epochs, seed=ctx.seed, schedule="cosine",
@@ -103,15 +103,32 @@ def prune_and_finetune(model, ctx, hparams, fraction: float, epochs: int):
     return pruned.eval(), zeros / max(1, total)
 
 
-def export_variants(model, ctx, hparams, fp32_onnx: Path, ex: dict, opts: dict, reporter=None) -> dict:
-    """Build every requested variant, measure each beside fp32, mark those that lose too much accuracy."""
+def network_view(ctx):
+    """What the variants are calibrated and measured on, in the exported model's input form: the
+    trial's tensors, their example shape, and how a (pruned) network is written as ONNX."""
+    from types import SimpleNamespace
+
     from nas_cli.rundir import atomic_save_with
     from nas_cli.trial.latency import export_onnx_bytes
-
-    start = time.perf_counter()
     from nas_cli.trial.measure import trial_example
 
-    data, shape, task = ctx.data, trial_example(ctx), ctx.task
+    shape, task = trial_example(ctx), ctx.task
+
+    def write_onnx(network, path: Path) -> Path:
+        blob = export_onnx_bytes(network, shape, task.signature(ctx.data.spec) if task is not None else None)
+        return atomic_save_with(path, lambda tmp: Path(tmp).write_bytes(blob))
+
+    return SimpleNamespace(data=ctx.data, example=shape, write_onnx=write_onnx)
+
+
+def export_variants(model, ctx, hparams, fp32_onnx: Path, ex: dict, opts: dict, reporter=None, view=None) -> dict:
+    """Build every requested variant, measure each beside fp32, mark those that lose too much accuracy.
+
+    `view` (default `network_view(ctx)`): the data and example in the export's input form, and the
+    ONNX writer; an export that wraps the network (audio: the log-mel front end) passes its own."""
+    start = time.perf_counter()
+    view = view or network_view(ctx)
+    data, shape, task = view.data, view.example, ctx.task
     rows = [measure_variant("fp32", fp32_onnx, data, shape, opts, task)]
     quant = str(ex.get("quantize", "none"))
     if quant != "none":
@@ -120,9 +137,7 @@ def export_variants(model, ctx, hparams, fp32_onnx: Path, ex: dict, opts: dict, 
     fraction = float(ex.get("prune") or 0.0)
     if fraction > 0:
         pruned, sparsity = prune_and_finetune(model, ctx, hparams, fraction, int(ex.get("prune_epochs", 2)))
-        blob = export_onnx_bytes(pruned, shape, task.signature(data.spec) if task is not None else None)
-        path = atomic_save_with(fp32_onnx.with_name(f"model.pruned{int(round(fraction * 100))}.onnx"),
-                                lambda tmp: Path(tmp).write_bytes(blob))
+        path = view.write_onnx(pruned, fp32_onnx.with_name(f"model.pruned{int(round(fraction * 100))}.onnx"))
         rows.append({**measure_variant(f"pruned_{fraction:g}", path, data, shape, opts, task),
                      "prune_fraction": fraction, "sparsity": round(sparsity, 4),
                      "prune_epochs": int(ex.get("prune_epochs", 2))})
@@ -187,7 +202,7 @@ def model_card_section(result: dict, batch_size: int, key: str = "test_accuracy"
     return "\n".join(lines)
 
 
-def compress_step(settings: dict, model, ctx, hparams, result: dict, export_dir: Path, reporter) -> None:
+def compress_step(settings: dict, model, ctx, hparams, result: dict, export_dir: Path, reporter, view=None) -> None:
     """After export: build the requested variants, add them to `result` and to the model card."""
     ex = settings["export"]
     if str(ex.get("quantize", "none")) == "none" and not float(ex.get("prune") or 0.0):
@@ -197,7 +212,7 @@ def compress_step(settings: dict, model, ctx, hparams, result: dict, export_dir:
         reporter.warn("export.quantize/export.prune need export.onnx=true; no variants were built")
         return
     opts = dict(ctx.extra.get("cost") or {"batch_size": 64, "repeats": 20, "warmup": 3, "threads": 1})
-    out = export_variants(model, ctx, hparams, Path(fp32), ex, opts, reporter)
+    out = export_variants(model, ctx, hparams, Path(fp32), ex, opts, reporter, view)
     result["variants"] = out["variants"]
     result["max_accuracy_drop"] = out["max_accuracy_drop"]
     result["variants_seconds"] = out["seconds"]

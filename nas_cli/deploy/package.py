@@ -31,9 +31,10 @@ def export_selected(settings: dict, ctx, out: dict, cost: dict, export_dir: Path
         from nas_cli.deploy.raw_inputs import write_raw_input_files
 
         result["files"].update(write_raw_input_files(ctx.data, export_dir, signature))
-    if exported is not model:  # int8/pruned variants of the waveform model are not built yet
-        if str(ex.get("quantize", "none")) != "none" or float(ex.get("prune") or 0.0):
-            reporter.warn("export.quantize/export.prune: no compressed variants for audio exports yet")
-        return result
-    compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter)
+    view = None
+    if exported is not model:  # the variants take raw waveforms too: calibrated and measured on clips
+        from nas_cli.deploy.audio_export import audio_variant_view
+
+        view = audio_variant_view(ctx, signature)
+    compress_step(settings, model, ctx, out["hparams"], result, export_dir, reporter, view)
     return result
