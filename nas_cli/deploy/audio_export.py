@@ -52,13 +52,6 @@ def audio_variant_view(ctx, signature):
     return SimpleNamespace(data=clips, example=(int(audio["samples"]),), write_onnx=write_onnx)
 
 
-def front_end_of(body, spec):
-    """A rebuilt network with an empty front end of the right shape (a checkpoint's state_dict fills it)."""
-    from nas_cli.data.audio_features import log_mel, with_front_end
-
-    return with_front_end(body, log_mel(spec.audio, filterbank=False))
-
-
 def write_audio_files(data, export_dir: Path, signature) -> dict:
     """preprocess.json and drift_reference.json (training clips' level, duration, centroid)."""
     from nas_cli.deploy.audio_drift import audio_reference

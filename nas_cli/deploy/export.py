@@ -35,9 +35,9 @@ def load_checkpoint(path: str | Path):
         space = build_space(ckpt["space"], spec=spec)
         model = space.build(ckpt["arch"], spec)
         if getattr(spec, "audio", None) is not None:  # audio exports take raw samples: front end + network
-            from nas_cli.deploy.audio_export import front_end_of
+            from nas_cli.data.audio_features import log_mel, with_front_end
 
-            model = front_end_of(model, spec)
+            model = with_front_end(model, log_mel(spec.audio, filterbank=False))  # the state_dict fills it
         model.load_state_dict(ckpt["state_dict"])
     except FileNotFoundError:
         raise NasError(f"{path}: no such checkpoint file") from None
