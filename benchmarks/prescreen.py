@@ -7,7 +7,9 @@ the machine's load does not always hit the same variant):
 
 - plain:     study.n_trials=20 (the default TPE sampler and median pruner), nothing pre-screened;
 - prescreen: prescreen.candidates=N prescreen.keep=K study.n_trials=K: N architectures scored untrained
-             (zero_cost.proxy, the default ensemble), only the best K trained;
+             (zero_cost.proxy, the default ensemble), only K trained: the best by the product's default
+             pick (score rank minus FLOPs rank, prescreen.cost_weight=1), with fixed safe hyperparameters
+             (prescreen.hparams=default); `--prescreen-overrides` changes that for an ablation;
 - control:   study.n_trials=K without the pre-screen: whether K trained trials reach the accuracy
              anyway (then the pre-screen is not what saves the time).
 
@@ -58,7 +60,8 @@ def dataset_args(args) -> dict[str, list[str]]:
 
 def variants(args, n: int) -> dict[str, list[str]]:
     return {"plain": [f"study.n_trials={args.plain_trials}"],
-            "prescreen": [f"study.n_trials={args.keep}", f"prescreen.candidates={n}", f"prescreen.keep={args.keep}"],
+            "prescreen": [f"study.n_trials={args.keep}", f"prescreen.candidates={n}", f"prescreen.keep={args.keep}",
+                          *args.prescreen_overrides],
             "control": [f"study.n_trials={args.keep}"]}
 
 
@@ -144,7 +147,9 @@ def markdown(result: dict) -> str:
     lines = [f"# prescreen vs a plain {a['plain_trials']}-trial search (1 thread; 1-minute load average "
              f"{min(loads):.2f} to {max(loads):.2f} at the runs' starts, on 2 shared cores)", "",
              "Each run: `nas search` with " + " ".join(f"`{c}`" for c in COMMON) + "; plain: `study.n_trials="
-             f"{a['plain_trials']}`; prescreen: `prescreen.candidates=N prescreen.keep={a['keep']} study.n_trials={a['keep']}`; "
+             f"{a['plain_trials']}`; prescreen: `prescreen.candidates=N prescreen.keep={a['keep']} study.n_trials={a['keep']}`"
+             + "".join(f" `{o}`" for o in a.get("prescreen_overrides") or [])
+             + " (otherwise the defaults: `prescreen.cost_weight=1` `prescreen.hparams=default`); "
              f"control: `study.n_trials={a['keep']}` without pre-screen.", ""]
     for ds, block in result["datasets"].items():
         seeds = sorted({r["seed"] for r in block["runs"]})
@@ -198,17 +203,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="digits,cifar10_jpg")
     ap.add_argument("--variants", default="plain,prescreen,control")
-    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--plain-trials", type=int, default=20)
     ap.add_argument("--keep", type=int, default=5, help="prescreen.keep = the prescreen run's study.n_trials")
     ap.add_argument("--digits-candidates", type=int, default=100)
     ap.add_argument("--digits-epochs", type=int, default=4)
     ap.add_argument("--digits-finetune-epochs", type=int, default=10)
-    ap.add_argument("--cifar-candidates", type=int, default=60)
-    ap.add_argument("--cifar-max-train", type=int, default=1000)
+    ap.add_argument("--cifar-candidates", type=int, default=200)
+    ap.add_argument("--cifar-max-train", type=int, default=800)
     ap.add_argument("--cifar-epochs", type=int, default=2)
     ap.add_argument("--cifar-finetune-epochs", type=int, default=4)
-    ap.add_argument("--cifar-max-flops", type=float, default=2e7)
+    ap.add_argument("--cifar-max-flops", type=float, default=1e7)
+    ap.add_argument("--prescreen-overrides", nargs="*", default=[],
+                    help="more overrides for the prescreen variant only (an ablation): prescreen.cost_weight=0 "
+                         "prescreen.hparams=sampled is the pick before cost_weight and hparams existed")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--merge", type=Path, nargs="+", help="only merge these result files (run apart) into --json")
     args = ap.parse_args()
