@@ -2,7 +2,9 @@
 hyperparameters, from a seeded random sampler over the same space), score each untrained with the
 zero-cost proxies (`zero_cost.proxy`, trial/zero_cost.py), and enqueue the best K as the study's
 first trials: they train like any other, so the sampler learns from them, and each keeps its proxy
-values as the trial attribute `prescreen`. Candidates over a `constraints.*` limit are left out
+values as the trial attribute `prescreen`. "Best" is cost-aware (`prescreen.cost_weight`: the score's
+rank minus the FLOPs' rank) and the kept trials train with fixed safe hyperparameters
+(`prescreen.hparams=default`): study/prescreen_pick.py says why. Candidates over a `constraints.*` limit are left out
 before they are scored. The table (every candidate's proxies, score, rank, seconds) goes into
 `summary.json["prescreen"]` and the report. A study that already holds trials (a resume) is not
 pre-screened again.
