@@ -125,8 +125,8 @@ NOTES = """## Reading (written after the run)
 - Where the prescreen run's 25-37 s go (CIFAR means): imports 5.4 s and set-up 6.0 s (the same in
   every variant: data decoding, the FLOP counter's and optimizer's one-time warm-up), the pre-screen
   6.2 s, 5 trials 7.8 s, fine-tune 3.4 s. The pre-screen is 42-51 % of its own short search but
-  4-12 % of the plain search's time (means: digits 7 %, CIFAR 8 %). CIFAR N=200 (not 400 as before): under `constraints.max_flops=1e7`
-  about 85 % of sampled candidates are over the limit (rejected on the meta device, ~16 ms each) and
+  4-12 % of the plain search's time (means: digits 7 %, CIFAR 8 %). CIFAR N=200 (not 400 as
+  before): under `constraints.max_flops=1e7` about 85 % of sampled candidates are over the limit (rejected on the meta device, ~16 ms each) and
   25-32 are scored (~0.15 s each: jacob_cov's input gradients are most of it); FLOPs and params of
   the limit check are now reused instead of counted again. digits: N=100, 6.2 s.
 - The control (5 plain trials, no pre-screen) lost 0.014 (digits) and 0.018 (CIFAR) at 0.43x / 0.40x
