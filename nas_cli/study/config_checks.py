@@ -74,5 +74,13 @@ def validate_prescreen(cfg: dict, check_int, check_choice) -> None:
     check_int(cfg, "prescreen.candidates", 1, 1_000_000)
     check_int(cfg, "prescreen.keep", 1, 1_000_000)
     pc = cfg["prescreen"]
+    if "hparams" in pc:
+        from nas_cli.study.prescreen_pick import HPARAMS
+
+        check_choice(cfg, "prescreen.hparams", list(HPARAMS))
+    weight = pc.get("cost_weight", 0.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 100:
+        raise ConfigError(f"prescreen.cost_weight={weight!r} must be a number from 0 to 100 "
+                          "(0: the zero-cost score alone; 1: cost weighs as much as the score)")
     if int(pc["keep"]) > int(pc["candidates"]):
         raise ConfigError(f"prescreen.keep={pc['keep']} must be <= prescreen.candidates={pc['candidates']}")
