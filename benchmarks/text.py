@@ -287,19 +287,19 @@ def epoch_timing(d, threads: int, repeats: int, batch_size: int, rows: int | Non
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="trec,sst2", help="comma-separated: trec, sst2")
-    ap.add_argument("--trials", type=int, default=8, help="study.n_trials (TREC)")
+    ap.add_argument("--trials", type=int, default=12, help="study.n_trials (TREC)")
     ap.add_argument("--epochs", type=int, default=4, help="train.epochs per trial (TREC)")
-    ap.add_argument("--finetune-epochs", type=int, default=8, help="finetune.epochs (TREC)")
+    ap.add_argument("--finetune-epochs", type=int, default=10, help="finetune.epochs (TREC)")
     ap.add_argument("--top-k", type=int, default=2, help="finetune.top_k")
     ap.add_argument("--sst2-trials", type=int, default=6, help="SST-2 study.n_trials")
     ap.add_argument("--sst2-epochs", type=int, default=2, help="SST-2 train.epochs")
-    ap.add_argument("--sst2-finetune-epochs", type=int, default=3, help="SST-2 finetune.epochs")
+    ap.add_argument("--sst2-finetune-epochs", type=int, default=4, help="SST-2 finetune.epochs")
     ap.add_argument("--sst2-max-train", type=int, default=8000, help="dataset.max_train for SST-2 (0: all)")
     ap.add_argument("--transformer-trials", type=int, default=4, help="a search_space=transformer row on TREC (0: none)")
     ap.add_argument("--transformer-epochs", type=int, default=2, help="train.epochs of the transformer search")
     ap.add_argument("--transformer-finetune-epochs", type=int, default=4, help="finetune.epochs of the transformer search")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--search-timeout", type=int, default=240, help="study.timeout seconds of each search (0: none)")
+    ap.add_argument("--search-timeout", type=int, default=360, help="study.timeout seconds of each search (0: none)")
     ap.add_argument("--runs-dir", default=None, help="keep the run directories here (default: a temporary folder)")
     ap.add_argument("--threads", type=int, default=1,
                     help="threads of every method: nas hardware.threads, the baseline's BLAS/OpenMP, the epoch timing")
@@ -398,6 +398,31 @@ def main() -> None:
     print(text)
 
 
+# Hand-written notes of the ad-hoc experiments behind this round's defaults; the figures are from those
+# runs (test accuracy at the last epoch, seed 0), not from the run the markdown reports.
+TRIED = [
+    "- Kim (2014) CNN-rand settings as one fixed network (embedding 128, 100 filters of widths 3,4,5, max pooling, "
+    "dropout 0.5, Adam, 10 epochs, cosine, trained on the 4,906 TREC train rows): test 0.846 at lr 1e-3, 0.882 at lr "
+    "3e-3; widths 1,2,3 x 128, embedding 256, no label smoothing: 0.882. Kim's 91.2 is not reached without his "
+    "Adadelta/max-norm recipe and best-epoch reporting; TREC networks land at 0.87-0.89 here.",
+    "- The generic training recipe searched SGD and lr down to 3e-4; with 8 random start-up trials of 4 epochs, "
+    "low-rate and SGD trials ended at 0.72-0.75 validation accuracy. Text datasets now pick train=text (Adam, "
+    "1e-3..1e-2). An ad-hoc `nas search dataset=trec` at the previous budget (8 trials x 4 epochs, fine-tune top 2 x "
+    "8) with it: test 0.8900, equal to TF-IDF + LR (0.8900).",
+    "- max_length: the 95th percentile (28 tokens on SST-2's capped rows) truncated 26.6 % of test sentences; "
+    "64 against 28 (one network, 5 epochs, 8,000 rows): 0.742 against 0.740. The default is now the 99th "
+    "percentile (37 tokens on SST-2's 8,000 capped rows, 7.2 % of test sentences fill it). An ad-hoc SST-2 search at the previous budget with both changes: 0.7741 "
+    "(before: 0.7695; TF-IDF + LR on the same rows 0.7867).",
+    "- A trained [UNK] (word vocabulary with min_frequency 2, so training rows hold [UNK]; TREC's validation OOV "
+    "rate is 9.7 %): TREC 0.878 against 0.882, SST-2 (8,000 rows) 0.737 against 0.740: no gain, not adopted.",
+    "- More SST-2 rows raise the baseline as well: TF-IDF + LR fit on train + val with 16,000 capped rows 0.8108, "
+    "24,000 rows 0.8050 (8,000: 0.7867); a nas search on them did not fit this benchmark's 20-25 minutes here.",
+    "- A fastText-style bag of word and hashed-bigram embeddings (200,000 buckets x 64, dense AdamW): 80 s an epoch "
+    "on one thread (every step updates the whole bucket table), TREC 0.858 after 3 epochs; not pursued (it needs "
+    "sparse embedding updates to be fast).",
+]
+
+
 def markdown(result: dict) -> str:
     lines = [f"# Text: `nas search` against TF-IDF + logistic regression ({result['machine']})\n",
              f"`{result['command']}` ({result['total_seconds'] / 60:.1f} min in all)\n",
@@ -417,8 +442,9 @@ def markdown(result: dict) -> str:
              "holds overlapping phrases of the same sentences, so its validation overlaps training (ad-hoc check, 300 "
              "sampled validation phrases: 88 % occur verbatim inside a phrase of the full train split, 37 % inside one "
              "of the 8,000 capped rows; test sentences 0.3 %) and validation accuracy runs above test. "
-             "nas's max_length is the 95th percentile of the training lengths, so test rows that fill it are "
-             "truncated for nas (TF-IDF reads the whole text).\n"]
+             "nas's max_length is the dataset.max_length default, the 99th percentile of the training lengths, so "
+             "test rows that fill it are truncated for nas (TF-IDF reads the whole text). nas trains with the text "
+             "recipe text datasets pick (configs/train/text.yaml: Adam, lr 1e-3..1e-2 log, batch 32|64).\n"]
     verdict = {}
     for name, e in result["datasets"].items():
         sp = e["splits"]
@@ -472,6 +498,8 @@ def markdown(result: dict) -> str:
     sig = met and all(m["lo"] > 0 for m in verdict.values())
     lines.append(f"\nTarget **{'met' if met else 'not met'}** on the point estimates"
                  + (f"; {'significant on both' if sig else 'not significant on both'} at 95 %." if met else "."))
+    lines += ["", "## Tried ad hoc toward the target (one thread, a loaded machine, 2026-12-08; not part of this run)\n",
+             *TRIED]
     et = result.get("epoch_timing")
     if et:
         lines += ["", f"## One training epoch: `fit()` vs a plain PyTorch loop (TREC train tensors, "

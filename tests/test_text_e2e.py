@@ -99,3 +99,13 @@ def test_trec_loads_through_config_alone_and_beats_chance(compose_cfg, tmp_path)
         os.environ.pop("NAS_SHARED_DATA")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["data"]["test"] == 500 and summary["finetune"]["test"]["accuracy"] > 0.5  # chance: ~0.23
+
+
+def test_text_datasets_pick_the_text_training_recipe_unless_train_is_given(compose_cfg):
+    for dataset in ("text_csv", "text_folder", "trec", "sst2"):
+        train = compose_cfg([f"dataset={dataset}"]).train
+        assert train.optimizer == "adam" and list(train.search.lr) == [1e-3, 1e-2], dataset
+        assert train.epochs == compose_cfg([]).train.epochs  # the rest is train/default.yaml's
+    assert compose_cfg(["dataset=trec", "train=default"]).train.optimizer is None  # searched again
+    assert compose_cfg(["dataset=trec", "train.optimizer=sgd"]).train.optimizer == "sgd"
+    assert compose_cfg([]).train.optimizer is None  # images keep the generic recipe

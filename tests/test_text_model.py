@@ -96,3 +96,24 @@ def test_text_space_refuses_other_data_and_token_deletion_scores():
     rob = get_task("classification").robustness(space.build(arch_of(space), SPEC), ids(32), torch.randint(0, 3, (32,)),
                                                 noise_std=0.1, fgsm_epsilon=0.1, spec=SPEC)
     assert rob["delete_accuracy"] is not None and rob["typo_accuracy"] is None and "not applicable" in rob["fgsm"]
+
+
+@pytest.mark.parametrize("pool", ["max", "mean"])
+def test_textcnn_and_transformer_ignore_padding(pool):
+    """Extra [PAD] columns change nothing: pads are zeroed before the convolutions and left out of pooling
+    (textcnn), masked as attention keys (transformer). A recurrent net reads pads backwards, hence is not here."""
+    from nas_cli.spaces import build_space
+
+    x = ids(length=7)
+    longer = torch.cat([x, torch.zeros(8, 5, dtype=torch.long)], dim=1)  # the same texts padded to 12
+    archs = {"textcnn": {"embedding_dim": 16, "kernels": "3,4,5", "filters": 8, "pool": pool, "dropout": 0.0},
+             "transformer": {"n_layers": 2, "width": 16, "heads": 2, "ff_factor": 2, "dropout": 0.0,
+                             "pool": "mean" if pool == "mean" else "first"}}
+    for name, arch in archs.items():
+        torch.manual_seed(0)
+        model = build_space(name, spec=SPEC).build(arch, SPEC).eval()
+        with torch.no_grad():
+            assert torch.allclose(model(x), model(longer), atol=1e-5), name
+            changed = x.clone()
+            changed[:, 1] = torch.where(x[:, 1] == 3, 4, 3)  # a real token: the output must move
+            assert not torch.allclose(model(x), model(changed), atol=1e-5), name

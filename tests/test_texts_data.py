@@ -145,8 +145,8 @@ def test_wordpiece_splits_unseen_words_where_word_level_gives_unk():
     assert oov_rate(word, ["filmo"]) == 1 and oov_rate(pieces, ["filmo"]) == 0
 
 
-def test_default_max_length_is_the_95th_percentile_within_8_and_256():
-    assert default_max_length(np.arange(1, 101)) == 96
+def test_default_max_length_is_the_99th_percentile_within_8_and_256():
+    assert default_max_length(np.arange(1, 101)) == 100  # ceil(99.01)
     assert default_max_length(np.array([3, 4, 5])) == 8 and default_max_length(np.array([1000])) == 256
     texts = [" ".join(["fun"] * n) for n in range(1, 41)]
     tok = train_tokenizer(texts)

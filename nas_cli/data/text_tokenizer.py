@@ -106,7 +106,7 @@ def oov_rate(tokenizer, texts) -> float:
     return unknown / total if total else 0.0
 
 
-def default_max_length(counts, percentile: float = 95.0, cap: int = 256, floor: int = 8) -> int:
+def default_max_length(counts, percentile: float = 99.0, cap: int = 256, floor: int = 8) -> int:
     """The sequence length used when `dataset.max_length` is null: the percentile of `counts`, clipped."""
     import numpy as np
 

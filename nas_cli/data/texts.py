@@ -3,7 +3,7 @@ TREC) and `dataset=text_folder` (ROOT/train/<class>/*.txt), through one path: re
 stratified), learn a tokenizer on the training texts only, encode every split once.
 
 Inputs are int64 token ids `[N, L]`: [CLS] (id 2) first, truncated to L, padded with [PAD] (id 0);
-[UNK] is id 1. L is `dataset.max_length`, or the 95th percentile of the training texts' token
+[UNK] is id 1. L is `dataset.max_length`, or the 99th percentile of the training texts' token
 counts (at least 8, at most 256).
 """
 
@@ -163,4 +163,4 @@ def check_encoding_options(tokenizer, vocab_size, lowercase, max_length) -> None
         raise ConfigError(f"dataset.lowercase must be true or false, got {lowercase!r}")
     if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2):
         raise ConfigError(f"dataset.max_length must be an integer >= 2 (tokens, [CLS] included) or null "
-                          f"(the 95th percentile of training lengths), got {max_length!r}")
+                          f"(the 99th percentile of training lengths), got {max_length!r}")
