@@ -12,8 +12,9 @@ run uses (its config.yaml's dataset section is recorded and checked):
      lr 3e-3, no penalty: the untuned default) and the same MF with its weight decay chosen on the
      validation split (3 values);
    - `nas search` (space ncf: GMF, MLP, NeuMF, biased MF, with the searched L2 penalty, and I-AutoRec on
-     the bias residuals; train=ratings, batch sizes up to 16384; no refit, so every method learns from
-     the training split alone).
+     the bias residuals; train=ratings, batch sizes up to 16384; the starting points of
+     configs/enqueue/ncf_explicit.yaml first; no refit, so every method learns from the training
+     split alone).
    Target: nas RMSE below the bias baseline by >= 0.03 and below plain MF.
 2. Implicit feedback, leave-last-out per user by timestamp, 99 seeded negatives per held-out item (He
    et al. 2017's protocol): HR@10 and NDCG@10 of item popularity, BPR-MF (the same loop, BPR loss,
@@ -135,7 +136,7 @@ def run_nas(feedback: str, trials: int, epochs: int, ft_epochs: int, runs: Path,
                  "robustness.enabled=false", "export.torch_export=false", "seed=0", "verbosity=0", *extra]
     cmd = [str(Path(sys.executable).with_name("nas")), "search", *overrides, f"runs_dir={runs}"]
     shown = "nas search " + " ".join(o.replace(str(LOG), "../shared/data/movielens_latest_small/ratings.csv")
-                                     for o in overrides)
+                                     .replace(f"{ROOT}/", "") for o in overrides)
     print(f"$ {shown}", flush=True)
     before, t0 = load_avg(), time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -277,7 +278,7 @@ def main() -> None:
             rows["plain MF (weight decay tuned)"] = tuned(d, mf, hp, args.explicit_finetune_epochs, "weight_decay",
                                                           (1e-3, 1e-2, 1e-1), "hp", "rmse", lambda a, b: a < b)
             nas = run_nas("explicit", args.trials, args.explicit_epochs, args.explicit_finetune_epochs, Path(tmp) / "explicit",
-                          ["dataset.split=random", *extra])
+                          ["dataset.split=random", f"study.enqueue={ROOT / 'configs/enqueue/ncf_explicit.yaml'}", *extra])
             if nas["ok"]:
                 check_same_split(nas, EXPLICIT)
             result["explicit"] = {"split": d.info, "baselines": rows, "nas": nas}
