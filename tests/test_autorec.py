@@ -152,3 +152,18 @@ def test_a_search_of_autorec_exports_its_matrix_and_predicts(compose_cfg, tmp_pa
     assert predict_command([str(run), "--user", "1", "--top-k", "5"]) == 0
     recs = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert len(recs) == 5 and recs.score.between(1.5, 4.5).all()
+
+
+def test_the_shipped_starting_points_fit_the_space_and_train_ratings():
+    """configs/enqueue/ncf_explicit.yaml passes the check `study.enqueue` makes before a search."""
+    import yaml
+
+    from nas_cli.study.enqueue import check_param_sets, load_param_sets
+    from nas_cli.trial.objective import sample_hparams
+
+    root = Path(__file__).resolve().parents[1]
+    train = yaml.safe_load((root / "configs" / "train" / "ratings.yaml").read_text())
+    path = root / "configs" / "enqueue" / "ncf_explicit.yaml"
+    space = NCFSpace(spec=EXPLICIT)
+    sets = check_param_sets(load_param_sets(path), lambda t: (space.sample(t), sample_hparams(t, train)), path)
+    assert [s["model"] for s in sets] == ["autorec", "mf_bias"]
