@@ -18,7 +18,8 @@ run uses (its config.yaml's dataset section is recorded and checked):
    Target: nas RMSE below the bias baseline by >= 0.03 and below plain MF.
 2. Implicit feedback, leave-last-out per user by timestamp, 99 seeded negatives per held-out item (He
    et al. 2017's protocol): HR@10 and NDCG@10 of item popularity, BPR-MF (the same loop, BPR loss,
-   one negative per positive, 64 factors, L2 chosen on validation from 3 values) and `nas search`.
+   one negative per positive, 64 factors, L2 chosen on validation from 3 values) and `nas search`
+   (the starting points of configs/enqueue/ncf_implicit.yaml first: BPR-MF and He et al.'s NeuMF).
    Target: nas ahead of both.
 3. One epoch of `fit` (implicit: the negative-sampling hook, 4 negatives per positive, batch 1024;
    explicit: batch 1024) against a hand-written loop over the same index tensors (the same sampling
@@ -293,7 +294,8 @@ def main() -> None:
             rows["BPR-MF"] = tuned(d, bpr, hp, args.finetune_epochs, "l2", (1e-3, 1e-2, 1e-1), "arch", "ndcg@10",
                                    lambda a, b: a > b)
             nas = run_nas("implicit", args.trials, args.epochs, args.finetune_epochs, Path(tmp) / "implicit",
-                          ["dataset.split=leave_last_out", *extra])
+                          ["dataset.split=leave_last_out", f"study.enqueue={ROOT / 'configs/enqueue/ncf_implicit.yaml'}",
+                           *extra])
             if nas["ok"]:
                 check_same_split(nas, IMPLICIT)
             result["implicit"] = {"split": {k: v for k, v in d.info.items() if k != "unknown"}, "baselines": rows,

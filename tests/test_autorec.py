@@ -155,7 +155,7 @@ def test_a_search_of_autorec_exports_its_matrix_and_predicts(compose_cfg, tmp_pa
 
 
 def test_the_shipped_starting_points_fit_the_space_and_train_ratings():
-    """configs/enqueue/ncf_explicit.yaml passes the check `study.enqueue` makes before a search."""
+    """configs/enqueue/ncf_*.yaml pass the check `study.enqueue` makes before a search."""
     import yaml
 
     from nas_cli.study.enqueue import check_param_sets, load_param_sets
@@ -167,3 +167,8 @@ def test_the_shipped_starting_points_fit_the_space_and_train_ratings():
     space = NCFSpace(spec=EXPLICIT)
     sets = check_param_sets(load_param_sets(path), lambda t: (space.sample(t), sample_hparams(t, train)), path)
     assert [s["model"] for s in sets] == ["autorec", "mf_bias"]
+    path = root / "configs" / "enqueue" / "ncf_implicit.yaml"
+    space = NCFSpace(spec={**EXPLICIT, "feedback": "implicit"})
+    sets = check_param_sets(load_param_sets(path), lambda t: (
+        space.sample(t), sample_hparams(t, train, ("bce", "bpr"), (1, 2, 4, 8))), path)
+    assert [s["model"] for s in sets] == ["mf_bias", "neumf"]
