@@ -155,20 +155,21 @@ def test_a_search_of_autorec_exports_its_matrix_and_predicts(compose_cfg, tmp_pa
 
 
 def test_the_shipped_starting_points_fit_the_space_and_train_ratings():
-    """configs/enqueue/ncf_*.yaml pass the check `study.enqueue` makes before a search."""
+    """configs/enqueue/ncf_*.yaml pass the check `study.enqueue` makes before a search (the hyperparameters a
+    ranking trial searches, `negatives` included, as the objective samples them)."""
+    from types import SimpleNamespace
+
     import yaml
 
-    from nas_cli.study.enqueue import check_param_sets, load_param_sets
-    from nas_cli.trial.objective import sample_hparams
+    from nas_cli.study.enqueue import check_param_sets, load_param_sets, sample_trial_params
+    from nas_cli.tasks.ranking import RankingTask
+    from nas_cli.tasks.rating import RatingTask
 
     root = Path(__file__).resolve().parents[1]
     train = yaml.safe_load((root / "configs" / "train" / "ratings.yaml").read_text())
-    path = root / "configs" / "enqueue" / "ncf_explicit.yaml"
-    space = NCFSpace(spec=EXPLICIT)
-    sets = check_param_sets(load_param_sets(path), lambda t: (space.sample(t), sample_hparams(t, train)), path)
-    assert [s["model"] for s in sets] == ["autorec", "mf_bias"]
-    path = root / "configs" / "enqueue" / "ncf_implicit.yaml"
-    space = NCFSpace(spec={**EXPLICIT, "feedback": "implicit"})
-    sets = check_param_sets(load_param_sets(path), lambda t: (
-        space.sample(t), sample_hparams(t, train, ("bce", "bpr"), (1, 2, 4, 8))), path)
-    assert [s["model"] for s in sets] == ["mf_bias", "neumf"]
+    for feedback, task, models in (("explicit", RatingTask(), ["autorec", "mf_bias"]),
+                                   ("implicit", RankingTask(), ["mf_bias", "neumf"])):
+        path = root / "configs" / "enqueue" / f"ncf_{feedback}.yaml"
+        ctx = SimpleNamespace(space=NCFSpace(spec={**EXPLICIT, "feedback": feedback}), train=train, task=task)
+        sets = check_param_sets(load_param_sets(path), sample_trial_params(ctx), path)
+        assert [s["model"] for s in sets] == models
