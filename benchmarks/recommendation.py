@@ -317,6 +317,22 @@ def main() -> None:
     print(markdown(result))
 
 
+def merge_results(paths: list[Path], json_path: Path, md_path: Path) -> None:
+    """One results file from invocations that ran different --parts (same settings otherwise)."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    merged = {**runs[0], "load_average_1min": {}, "invocations": []}
+    for run in runs:
+        merged.update({k: run[k] for k in ("explicit", "implicit", "timing") if k in run})
+        merged["load_average_1min"].update({f"{run['settings']['parts']}:{k}": v
+                                            for k, v in run["load_average_1min"].items()})
+        merged["invocations"].append(f"--parts {run['settings']['parts']} --repeats {run['settings']['repeats']} "
+                                     f"({run['total_seconds']:.0f} s)")
+    merged["total_seconds"] = sum(run["total_seconds"] for run in runs)
+    merged["settings"] = {**runs[0]["settings"], "parts": "+".join(run["settings"]["parts"] for run in runs)}
+    json_path.write_text(json.dumps(merged, indent=2, default=str) + "\n")
+    md_path.write_text(markdown(merged))
+
+
 def rewrite_markdown(json_path: Path, md_path: Path) -> None:
     """Regenerate the markdown from a results JSON (after a wording change, without rerunning)."""
     md_path.write_text(markdown(json.loads(json_path.read_text())))
@@ -331,8 +347,9 @@ def markdown(r: dict) -> str:
              "Produced by `python benchmarks/recommendation.py` (one thread, "
              f"{r['total_seconds']:.0f} s in all; settings {json.dumps(r['settings'])}). "
              f"1-minute load average (the machine is shared): {r['load_average_1min']}. The budget aims at "
-             "10-15 minutes of one thread; with 4 to 7 runnable processes on 2 cores it took "
-             f"{r['total_seconds'] / 60:.0f} minutes here.", ""]
+             f"10-15 minutes of one thread; it took {r['total_seconds'] / 60:.0f} minutes here.", ""]
+    if r.get("invocations"):
+        lines += [f"{len(r['invocations'])} invocations, their JSON merged: {'; '.join(r['invocations'])}.", ""]
     ex = r.get("explicit")
     if ex:
         nas = ex["nas"]
@@ -390,6 +407,11 @@ def markdown(r: dict) -> str:
         worst = max(t["ratio"] for t in tm.values())
         lines += ["", f"Target ratio <= 1.05: **{'met' if worst <= 1.05 else 'NOT met'}** (worst {worst:.3f}; medians of "
                   f"{next(iter(tm.values()))['repeats']} alternating repeats).", ""]
+        for other in r.get("other_timing_runs", []):
+            lines.append(f"- another timing run of the same code ({other['repeats']} repeats, load {other['load']}): "
+                         + ", ".join(f"{k} {v:.3f}" for k, v in other["ratios"].items()))
+        if r.get("other_timing_runs"):
+            lines += ["", "The ratio moves by several hundredths between runs on this shared machine (load 1-4).", ""]
     return "\n".join(lines) + "\n"
 
 
