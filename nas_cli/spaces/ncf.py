@@ -76,7 +76,7 @@ class NCFSpace(SearchSpace):
 
     def sample(self, trial) -> dict:
         """GMF/MF factors only for gmf, neumf, mf_bias; the tower (depth, widths, dropout) only for mlp
-        and neumf; widths per layer only for a free tower."""
+        and neumf; widths per layer only for a free tower; autorec: its hidden units and its own L2."""
         model = trial.suggest_categorical("model", self.models)
         arch: dict = {"model": model}
         if model == "autorec":
