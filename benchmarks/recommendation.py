@@ -11,12 +11,15 @@ run uses (its config.yaml's dataset section is recorded and checked):
    - plain MF trained with the same loop (`nas_cli.trial.fit.fit`, `mf_bias` with 64 factors, AdamW at
      lr 3e-3, no penalty: the untuned default) and the same MF with its weight decay chosen on the
      validation split (3 values);
-   - `nas search` (space ncf: GMF, MLP, NeuMF, biased MF, with the searched L2 penalty; train=ratings;
-     no refit, so every method learns from the training split alone).
+   - `nas search` (space ncf: GMF, MLP, NeuMF, biased MF, with the searched L2 penalty, and I-AutoRec on
+     the bias residuals; train=ratings, batch sizes up to 16384; the starting points of
+     configs/enqueue/ncf_explicit.yaml first; no refit, so every method learns from the training
+     split alone).
    Target: nas RMSE below the bias baseline by >= 0.03 and below plain MF.
 2. Implicit feedback, leave-last-out per user by timestamp, 99 seeded negatives per held-out item (He
    et al. 2017's protocol): HR@10 and NDCG@10 of item popularity, BPR-MF (the same loop, BPR loss,
-   one negative per positive, 64 factors, L2 chosen on validation from 3 values) and `nas search`.
+   one negative per positive, 64 factors, L2 chosen on validation from 3 values) and `nas search`
+   (the starting points of configs/enqueue/ncf_implicit.yaml first: BPR-MF and He et al.'s NeuMF).
    Target: nas ahead of both.
 3. One epoch of `fit` (implicit: the negative-sampling hook, 4 negatives per positive, batch 1024;
    explicit: batch 1024) against a hand-written loop over the same index tensors (the same sampling
@@ -134,7 +137,7 @@ def run_nas(feedback: str, trials: int, epochs: int, ft_epochs: int, runs: Path,
                  "robustness.enabled=false", "export.torch_export=false", "seed=0", "verbosity=0", *extra]
     cmd = [str(Path(sys.executable).with_name("nas")), "search", *overrides, f"runs_dir={runs}"]
     shown = "nas search " + " ".join(o.replace(str(LOG), "../shared/data/movielens_latest_small/ratings.csv")
-                                     for o in overrides)
+                                     .replace(f"{ROOT}/", "") for o in overrides)
     print(f"$ {shown}", flush=True)
     before, t0 = load_avg(), time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -240,6 +243,11 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=16, help="study.n_trials of each nas search")
     ap.add_argument("--epochs", type=int, default=8, help="train.epochs per trial")
     ap.add_argument("--finetune-epochs", type=int, default=10, help="finetune.epochs (and the baselines' epochs)")
+    ap.add_argument("--explicit-epochs", type=int, default=16,
+                    help="train.epochs per trial for explicit ratings (autorec needs ~15 epochs of big batches)")
+    ap.add_argument("--explicit-finetune-epochs", type=int, default=24,
+                    help="finetune.epochs for explicit ratings (the plain MF baselines keep --finetune-epochs: "
+                         "unpenalised, they overfit more with more epochs)")
     ap.add_argument("--repeats", type=int, default=5, help="epoch-timing repeats")
     ap.add_argument("--parts", default="explicit,implicit,timing")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "recommendation.json")
@@ -253,7 +261,7 @@ def main() -> None:
               "settings": vars(args) | {"json": str(args.json), "md": str(args.md)}, "load_average_1min": {}}
     result["settings"].pop("json"), result["settings"].pop("md")
     started = time.perf_counter()
-    extra = ["train.search.batch_size=[1024,4096]"]
+    extra = ["train.search.batch_size=[1024,4096,16384]"]
     with tempfile.TemporaryDirectory() as tmp:
         if "explicit" in parts:
             result["load_average_1min"]["explicit_start"] = load_avg()
@@ -271,8 +279,8 @@ def main() -> None:
             rows["plain MF (defaults)"] = {**test_metrics(model, d), "seconds": round(seconds, 1), "arch": mf, "hp": hp}
             rows["plain MF (weight decay tuned)"] = tuned(d, mf, hp, args.finetune_epochs, "weight_decay",
                                                           (1e-3, 1e-2, 1e-1), "hp", "rmse", lambda a, b: a < b)
-            nas = run_nas("explicit", args.trials, args.epochs, args.finetune_epochs, Path(tmp) / "explicit",
-                          ["dataset.split=random", *extra])
+            nas = run_nas("explicit", args.trials, args.explicit_epochs, args.explicit_finetune_epochs, Path(tmp) / "explicit",
+                          ["dataset.split=random", f"study.enqueue={ROOT / 'configs/enqueue/ncf_explicit.yaml'}", *extra])
             if nas["ok"]:
                 check_same_split(nas, EXPLICIT)
             result["explicit"] = {"split": d.info, "baselines": rows, "nas": nas}
@@ -287,7 +295,8 @@ def main() -> None:
             rows["BPR-MF"] = tuned(d, bpr, hp, args.finetune_epochs, "l2", (1e-3, 1e-2, 1e-1), "arch", "ndcg@10",
                                    lambda a, b: a > b)
             nas = run_nas("implicit", args.trials, args.epochs, args.finetune_epochs, Path(tmp) / "implicit",
-                          ["dataset.split=leave_last_out", *extra])
+                          ["dataset.split=leave_last_out", f"study.enqueue={ROOT / 'configs/enqueue/ncf_implicit.yaml'}",
+                           *extra])
             if nas["ok"]:
                 check_same_split(nas, IMPLICIT)
             result["implicit"] = {"split": {k: v for k, v in d.info.items() if k != "unknown"}, "baselines": rows,
@@ -308,6 +317,22 @@ def main() -> None:
     print(markdown(result))
 
 
+def merge_results(paths: list[Path], json_path: Path, md_path: Path) -> None:
+    """One results file from invocations that ran different --parts (same settings otherwise)."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    merged = {**runs[0], "load_average_1min": {}, "invocations": []}
+    for run in runs:
+        merged.update({k: run[k] for k in ("explicit", "implicit", "timing") if k in run})
+        merged["load_average_1min"].update({f"{run['settings']['parts']}:{k}": v
+                                            for k, v in run["load_average_1min"].items()})
+        merged["invocations"].append(f"--parts {run['settings']['parts']} --repeats {run['settings']['repeats']} "
+                                     f"({run['total_seconds']:.0f} s)")
+    merged["total_seconds"] = sum(run["total_seconds"] for run in runs)
+    merged["settings"] = {**runs[0]["settings"], "parts": "+".join(run["settings"]["parts"] for run in runs)}
+    json_path.write_text(json.dumps(merged, indent=2, default=str) + "\n")
+    md_path.write_text(markdown(merged))
+
+
 def rewrite_markdown(json_path: Path, md_path: Path) -> None:
     """Regenerate the markdown from a results JSON (after a wording change, without rerunning)."""
     md_path.write_text(markdown(json.loads(json_path.read_text())))
@@ -322,8 +347,9 @@ def markdown(r: dict) -> str:
              "Produced by `python benchmarks/recommendation.py` (one thread, "
              f"{r['total_seconds']:.0f} s in all; settings {json.dumps(r['settings'])}). "
              f"1-minute load average (the machine is shared): {r['load_average_1min']}. The budget aims at "
-             "10-15 minutes of one thread; with 4 to 7 runnable processes on 2 cores it took "
-             f"{r['total_seconds'] / 60:.0f} minutes here.", ""]
+             f"10-15 minutes of one thread; it took {r['total_seconds'] / 60:.0f} minutes here.", ""]
+    if r.get("invocations"):
+        lines += [f"{len(r['invocations'])} invocations, their JSON merged: {'; '.join(r['invocations'])}.", ""]
     ex = r.get("explicit")
     if ex:
         nas = ex["nas"]
@@ -334,7 +360,8 @@ def markdown(r: dict) -> str:
         for name, row in ex["baselines"].items():
             note = {"user + item biases": f"damping {row.get('damping')}",
                     "plain MF (weight decay tuned)": f"weight decay {row.get('chosen', {}).get('weight_decay')}",
-                    "plain MF (defaults)": "mf_bias 64 factors, AdamW lr 3e-3, no penalty"}.get(name, "")
+                    "plain MF (defaults)": f"mf_bias 64 factors, AdamW lr 3e-3, no penalty, "
+                                           f"{r['settings']['finetune_epochs']} epochs"}.get(name, "")
             lines.append(f"| {name} | {_f(row['rmse'])} | {_f(row['mae'])} | {note} |")
         if nas["ok"]:
             lines.append(f"| **nas search** | {_f(nas['test']['rmse'])} | {_f(nas['test']['mae'])} | "
@@ -380,6 +407,11 @@ def markdown(r: dict) -> str:
         worst = max(t["ratio"] for t in tm.values())
         lines += ["", f"Target ratio <= 1.05: **{'met' if worst <= 1.05 else 'NOT met'}** (worst {worst:.3f}; medians of "
                   f"{next(iter(tm.values()))['repeats']} alternating repeats).", ""]
+        for other in r.get("other_timing_runs", []):
+            lines.append(f"- another timing run of the same code ({other['repeats']} repeats, load {other['load']}): "
+                         + ", ".join(f"{k} {v:.3f}" for k, v in other["ratios"].items()))
+        if r.get("other_timing_runs"):
+            lines += ["", "The ratio moves by several hundredths between runs on this shared machine (load 1-4).", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -98,11 +98,11 @@ def test_a_real_study_samples_every_model_and_each_builds():
     space = NCFSpace(spec=SPEC, max_layers=3)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     models = set()
-    for _ in range(16):
+    for _ in range(40):
         trial = study.ask()
         arch = space.sample(trial)
         models.add(arch["model"])
-        assert ("factors" in arch) == (arch["model"] != "mlp")
+        assert ("factors" in arch) == (arch["model"] not in ("mlp", "autorec"))
         assert ("widths" in arch) == (arch["model"] in ("mlp", "neumf"))
         net = space.build(arch, RATINGS)  # a plain dict works as the spec too
         user, item = torch.zeros(4, dtype=torch.long), torch.arange(4)
@@ -110,7 +110,7 @@ def test_a_real_study_samples_every_model_and_each_builds():
         assert torch.equal(net.eval()(torch.stack([user, item], 1)), net(user, item))  # packed [N, 2] too
         assert space.describe(arch).startswith(arch["model"])
         study.tell(trial, 0.0)
-    assert models == {"gmf", "mlp", "neumf", "mf_bias"}
+    assert models == {"gmf", "mlp", "neumf", "mf_bias", "autorec"}
 
 
 def test_the_l2_penalty_adds_its_gradient_to_the_rows_a_batch_uses_and_nothing_at_inference():

@@ -210,7 +210,8 @@ def sample_trial_params(ctx) -> Callable[[Any], Any]:
     """What a training trial suggests before it trains: the architecture, then the searched hyperparameters."""
     from nas_cli.trial.objective import sample_hparams
 
-    return lambda trial: (ctx.space.sample(trial), sample_hparams(trial, ctx.train, ctx.task.losses if ctx.task else ()))
+    return lambda trial: (ctx.space.sample(trial), sample_hparams(trial, ctx.train, ctx.task.losses if ctx.task else (),
+                                                                  getattr(ctx.task, "negatives", ())))
 
 
 def enqueue_param_sets(study, sets: list[dict], n_run: int, source: str, attrs: list[dict] | None = None) -> dict:

@@ -92,6 +92,8 @@ def fit(
     augment = data.augment
     if hasattr(augment, "bind"):  # a hook that depends on the trial (implicit feedback: negatives per positive)
         augment = augment.bind(hp)
+    if hasattr(model, "observe"):  # a network that reads its training split (ncf's autorec: the rating matrix)
+        model.observe(data.train_x, data.train_y)
     checker = Checker(on_batch, deadline, steps_per_epoch)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
