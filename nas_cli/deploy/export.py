@@ -27,13 +27,14 @@ def load_checkpoint(path: str | Path):
 
     from nas_cli.data import DataSpec
     from nas_cli.spaces import build_space
+    from nas_cli.spaces.ensemble import build
 
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         spec_d = dict(ckpt["spec"])
         spec = DataSpec(**{**spec_d, "input_shape": tuple(spec_d["input_shape"])})
         space = build_space(ckpt["space"], spec=spec)
-        model = space.build(ckpt["arch"], spec)
+        model = build(space, ckpt["arch"], spec)  # one network, or an ensemble of the space's networks
         if getattr(spec, "audio", None) is not None:  # audio exports take raw samples: front end + network
             from nas_cli.data.audio_features import log_mel, with_front_end
 

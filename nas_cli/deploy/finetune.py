@@ -19,11 +19,13 @@ def select_candidates(study, objectives: list[tuple[str, str]], top_k: int) -> l
     return done[: max(1, int(top_k))]
 
 
-def finetune(candidates: list, ctx, epochs: int, reporter=None, refit: bool = False) -> dict:
+def finetune(candidates: list, ctx, epochs: int, reporter=None, refit: bool = False, ensemble: bool = False) -> dict:
     """Train each candidate from scratch for `epochs` (cosine schedule); return the winner and all results.
 
     With `refit`, the winner (chosen by validation) is trained once more on train + validation, as
-    AutoML tools do before the final test; the test split is still touched exactly once.
+    AutoML tools do before the final test; the test split is still touched exactly once. With
+    `ensemble` (and a task that offers one), a weighted ensemble of the candidates chosen on
+    validation is the winner when it beats the best single one (deploy/ensemble_fit.py).
     """
     import torch
 
@@ -31,6 +33,8 @@ def finetune(candidates: list, ctx, epochs: int, reporter=None, refit: bool = Fa
     from nas_cli.trial.objective import build_model
 
     results, best, score = [], None, ctx.task.score
+    ensemble = ensemble and len(candidates) > 1 and ctx.task.ensemble_combine is not None
+    models, members = [], []
     for cand in candidates:
         arch, hp = cand.user_attrs["arch"], Hparams(**cand.user_attrs["hparams"])
         torch.manual_seed(ctx.seed * 100_003 + cand.number)
@@ -48,10 +52,19 @@ def finetune(candidates: list, ctx, epochs: int, reporter=None, refit: bool = Fa
             reporter.info(f"fine-tune trial {cand.number}: val_{score} {val[score]:.4f} ({row['seconds']:.1f}s)")
         if best is None or ctx.task.better(val[score], best[0]["val"][score]):
             best = (row, model, arch, hp)
+        if ensemble:
+            models.append(model)
+            members.append((cand.number, arch, hp))
+    if ensemble:
+        from nas_cli.deploy.ensemble_fit import ensemble_outcome
+
+        out = ensemble_outcome(ctx, results, models, members, epochs, refit_model if refit else None, reporter)
+        if out is not None:
+            return out
     row, model, arch, hp = best
     refit_info = None
     if refit:
-        model, refit_info = _refit(ctx, row["trial"], arch, hp, epochs)
+        model, refit_info = refit_model(ctx, row["trial"], arch, hp, epochs)
         if reporter is not None:
             reporter.info(f"refit trial {row['trial']} on train + validation ({refit_info['seconds']:.1f}s)")
     # The test split is touched exactly once, by the selected model.
@@ -61,7 +74,7 @@ def finetune(candidates: list, ctx, epochs: int, reporter=None, refit: bool = Fa
             "refit": refit_info}
 
 
-def _refit(ctx, number: int, arch: dict, hp: Hparams, epochs: int):
+def refit_model(ctx, number: int, arch: dict, hp: Hparams, epochs: int):
     """Train `arch` from scratch on train + validation with the fine-tune recipe."""
     import dataclasses
 

@@ -27,9 +27,10 @@ def finish(settings: dict, study, objectives, ctx, run_dir: Path, summary: dict,
 
         candidates = select_for_finetune(study, objectives, ft["select"], int(ft["top_k"]), ctx.task.objectives())[1]
         reporter.info(f"fine-tune: top {len(candidates)} trial(s) for {ft['epochs']} epochs")
-    out = finetune(candidates, ctx, int(ft["epochs"]), reporter, refit=bool(ft.get("refit", False)))
+    out = finetune(candidates, ctx, int(ft["epochs"]), reporter, refit=bool(ft.get("refit", False)),
+                   ensemble=bool(ft.get("ensemble", False)))
     summary["finetune"] = {"epochs": int(ft["epochs"]), "selected_trial": out["selected"], "test": out["test"],
-                           "refit": out["refit"],
+                           "refit": out["refit"], "ensemble": out.get("ensemble"),
                            "candidates": [{k: v for k, v in r.items() if k != "history"} for r in out["results"]]}
     summary["timings"]["finetune_seconds"] = time.perf_counter() - t0
     model = out["model"]

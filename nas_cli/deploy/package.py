@@ -9,6 +9,7 @@ def export_selected(settings: dict, ctx, out: dict, cost: dict, export_dir: Path
     """Export one fine-tuned model (files, verification, model card, compressed variants) into `export_dir`."""
     from nas_cli.deploy.compress import compress_step
     from nas_cli.deploy.export import export_all, write_model_card
+    from nas_cli.spaces.ensemble import describe
 
     ex, model = settings["export"], out["model"]
     exported, inputs = model, ctx.task.export_inputs(ctx.data.spec, ctx.data.test_x[:256])
@@ -23,7 +24,7 @@ def export_selected(settings: dict, ctx, out: dict, cost: dict, export_dir: Path
                         tolerance=float(ex["tolerance"]), onnx=bool(ex["onnx"]), torch_export=bool(ex["torch_export"]),
                         signature=signature, preprocess=ctx.data.preprocess)
     card = write_model_card(export_dir / "model_card.md", space_name=ctx.space.name,
-                            description=ctx.space.describe(out["arch"]), arch=out["arch"],
+                            description=describe(ctx.space, out["arch"]), arch=out["arch"],
                             hparams=out["hparams"].to_dict(), test=out["test"], cost=cost, export=result,
                             dataset=dataset, signature=signature)
     result["files"]["model_card"] = str(card)

@@ -118,6 +118,8 @@ def validate(cfg: dict) -> list[tuple[str, str]]:
         _choice(cfg, "train.optimizer", ["adam", "sgd"])
     _int(cfg, "finetune.top_k", 1, 1000)
     _int(cfg, "finetune.epochs", 1, 100_000)
+    if "ensemble" in cfg["finetune"]:  # run configs saved before this key existed are still valid
+        _bool(cfg, "finetune.ensemble")
     _number(cfg, "export.tolerance", 0.0, 1.0)
     _choice(cfg, "hardware.device", ["auto", "cpu", "cuda", "mps"])
     _choice(cfg, "hardware.precision", ["fp32", "bf16", "fp16"])

@@ -66,6 +66,7 @@ class Task:
     score: str = "loss"  # what fine-tune picks by and gates/report lead with
     default_objective = "loss:min"
     losses: tuple[str, ...] = ()  # training losses to search (train.search.loss), when the task has a choice
+    ensemble_combine: str | None = None  # finetune.ensemble: softmax|sigmoid|mean (spaces/ensemble.py); None: not offered
 
     def objectives(self) -> dict[str, str]:
         """Every metric a user may search on: the task's metrics and the cost metrics."""

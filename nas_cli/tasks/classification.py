@@ -15,6 +15,7 @@ class ClassificationTask(Task):
     epoch_metrics = ("loss", "accuracy")
     score = "accuracy"
     default_objective = "accuracy:max"
+    ensemble_combine = "softmax"  # finetune.ensemble: how members' outputs are averaged (spaces/ensemble.py)
     class_weights = None  # train.class_weights=balanced: a tensor [classes] on the data's device
 
     def with_class_weights(self, weights) -> ClassificationTask:

@@ -22,6 +22,7 @@ class MultiLabelTask(Task):
     epoch_metrics = ("loss", "accuracy", "auc")
     score = "auc"
     default_objective = "auc:max"
+    ensemble_combine = "sigmoid"  # finetune.ensemble: how members' outputs are averaged (spaces/ensemble.py)
     pos_weight = None  # tensor [L] on the data's device, or None (unweighted)
 
     def with_class_weights(self, weights) -> MultiLabelTask:

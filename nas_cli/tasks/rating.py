@@ -39,6 +39,7 @@ class RatingTask(PairInputs, Task):
     epoch_metrics = ("loss", "rmse", "mae")
     score = "rmse"
     default_objective = "rmse:min"
+    ensemble_combine = "mean"  # finetune.ensemble: how members' outputs are averaged (spaces/ensemble.py)
     rating_range: tuple[float, float] | None = None
 
     def bind(self, spec) -> RatingTask:

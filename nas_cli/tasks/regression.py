@@ -17,6 +17,7 @@ class RegressionTask(Task):
     epoch_metrics = ("loss", "rmse")
     score = "rmse"
     default_objective = "rmse:min"
+    ensemble_combine = "mean"  # finetune.ensemble: how members' outputs are averaged (spaces/ensemble.py)
     losses = ("mse", "huber")
     target_std = 1.0  # of the training split: residuals are divided by it, so the loss is unit-free
 
