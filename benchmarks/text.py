@@ -78,7 +78,7 @@ def load(name: str, max_train: int | None = None):
 
 
 def run_nas(dataset: str, space: str, trials: int, epochs: int, ft_epochs: int, top_k: int, max_train, runs: Path,
-            seed: int, threads: int, timeout: int | None) -> dict:
+            seed: int, threads: int, timeout: int | None, extra: tuple = ()) -> dict:
     overrides = [f"dataset={dataset}", f"search_space={space}", f"study.n_trials={trials}", f"train.epochs={epochs}",
                  f"finetune.epochs={ft_epochs}", f"finetune.top_k={top_k}", "hardware=cpu", f"hardware.threads={threads}",
                  "robustness.enabled=false", f"seed={seed}", "verbosity=0"]
@@ -86,6 +86,7 @@ def run_nas(dataset: str, space: str, trials: int, epochs: int, ft_epochs: int, 
         overrides.append(f"dataset.max_train={max_train}")
     if timeout:
         overrides.append(f"study.timeout={timeout}")
+    overrides += list(extra)
     cmd = [str(Path(sys.executable).with_name("nas")), "search", *overrides, f"runs_dir={runs}"]
     shown = "nas search " + " ".join(overrides)
     print(f"$ {shown}", flush=True)
@@ -112,6 +113,8 @@ def run_nas(dataset: str, space: str, trials: int, epochs: int, ft_epochs: int, 
             "selected_hparams": arch.get("hparams") or (selected or {}).get("hparams"),
             "best_search_val_accuracy": (best.get("values") or {}).get("accuracy"),
             "candidates_val_accuracy": {c["trial"]: c["val"]["accuracy"] for c in ft.get("candidates", [])},
+            "ensemble": ({"members": {m["trial"]: m["weight"] for m in ft["ensemble"]["members"]},
+                          "val_accuracy": ft["ensemble"]["val"]["accuracy"]} if ft.get("ensemble") else None),
             "settings": {"space": space, "trials": trials, "epochs": epochs, "finetune_epochs": ft_epochs,
                          "top_k": top_k, "max_train": max_train, "seed": seed, "threads": threads, "timeout": timeout},
             "config_dataset": _run_dataset(run)}
@@ -290,7 +293,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=12, help="study.n_trials (TREC)")
     ap.add_argument("--epochs", type=int, default=4, help="train.epochs per trial (TREC)")
     ap.add_argument("--finetune-epochs", type=int, default=10, help="finetune.epochs (TREC)")
-    ap.add_argument("--top-k", type=int, default=2, help="finetune.top_k")
+    ap.add_argument("--top-k", type=int, default=3, help="finetune.top_k")
     ap.add_argument("--sst2-trials", type=int, default=6, help="SST-2 study.n_trials")
     ap.add_argument("--sst2-epochs", type=int, default=2, help="SST-2 train.epochs")
     ap.add_argument("--sst2-finetune-epochs", type=int, default=4, help="SST-2 finetune.epochs")
@@ -299,6 +302,9 @@ def main() -> None:
     ap.add_argument("--transformer-epochs", type=int, default=2, help="train.epochs of the transformer search")
     ap.add_argument("--transformer-finetune-epochs", type=int, default=4, help="finetune.epochs of the transformer search")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--nas-overrides", default="finetune.ensemble=true",
+                    help="extra `nas search` overrides for every search, space-separated (default: the fine-tuned "
+                         "top-k ensembled when that beats the best one on validation; '' for the single best)")
     ap.add_argument("--search-timeout", type=int, default=360, help="study.timeout seconds of each search (0: none)")
     ap.add_argument("--runs-dir", default=None, help="keep the run directories here (default: a temporary folder)")
     ap.add_argument("--threads", type=int, default=1,
@@ -347,7 +353,7 @@ def main() -> None:
             preds = {}
             for space, n_trials, n_epochs, n_ft in runs:
                 res = run_nas(name, space, n_trials, n_epochs, n_ft, args.top_k, cap, tmp / f"runs_{name}_{space}",
-                              args.seed, args.threads, args.search_timeout or None)
+                              args.seed, args.threads, args.search_timeout or None, tuple(args.nas_overrides.split()))
                 if res["ok"]:
                     want = dataset_options(name, cap)
                     got = res.pop("config_dataset")
@@ -459,8 +465,11 @@ def markdown(result: dict) -> str:
                 t = s["trials"]
                 lines.append(f"- `{s['command']}`: {t['complete']} complete, {t['pruned']} pruned, {t['failed']} failed "
                              f"of {t['total']} trials x {st['epochs']} epochs, fine-tune top {st['top_k']} x "
-                             f"{st['finetune_epochs']} epochs + refit on {s['refit']['examples']:,} rows; selected trial "
-                             f"{s['selected_trial']} `{s['selected_arch']}` ({s['params']:,} params); "
+                             f"{st['finetune_epochs']} epochs + refit on {s['refit']['examples']:,} rows; "
+                             + (f"ensemble of trials {s['ensemble']['members']} (trial: weight; validation accuracy "
+                                f"{s['ensemble']['val_accuracy']:.4f} before the refit), heaviest member "
+                                if s.get("ensemble") else "selected ")
+                             + f"trial {s['selected_trial']} `{s['selected_arch']}` ({s['params']:,} params); "
                              f"{s['wall_seconds']:.0f} s wall (search {s['timings']['search_seconds']:.0f} s, fine-tune "
                              f"{s['timings'].get('finetune_seconds', 0):.0f} s; load average "
                              f"{s['load_average_1min'][0]:.1f} -> {s['load_average_1min'][1]:.1f}). ONNX re-check of the test accuracy: "
