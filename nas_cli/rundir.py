@@ -52,6 +52,22 @@ def atomic_save_with(path: str | Path, save_fn) -> Path:
     return path
 
 
+def atomic_write_stream(path: str | Path, stream, chunk: int = 1 << 20, digest=None, check=None) -> Path:
+    """Copy a readable binary stream (a download) into `path`; a partial file never stays. With `digest`
+    (a hashlib object) every byte also goes through it, and `check(digest)` may raise to keep no file."""
+
+    def copy(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            for block in iter(lambda: stream.read(chunk), b""):
+                if digest is not None:
+                    digest.update(block)
+                handle.write(block)
+        if check is not None:
+            check(digest)
+
+    return atomic_save_with(path, copy)
+
+
 def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()

@@ -63,22 +63,18 @@ def download(path: Path) -> None:
     import urllib.request
 
     from nas_cli.data.medmnist_md5 import MD5
-    from nas_cli.rundir import atomic_save_with
+    from nas_cli.rundir import atomic_write_stream
 
     url = ZENODO.format(file=path.name)
+    expected = MD5.get(path.name)
 
-    def fetch(tmp: Path) -> None:
-        digest = hashlib.md5()
-        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as handle:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                digest.update(block)
-                handle.write(block)
-        expected = MD5.get(path.name)
+    def verify(digest) -> None:
         if expected is not None and digest.hexdigest() != expected:
             raise ValueError(f"MD5 {digest.hexdigest()} is not the record's {expected} (a corrupt or changed file)")
 
     try:
-        atomic_save_with(path, fetch)
+        with urllib.request.urlopen(url, timeout=60) as response:
+            atomic_write_stream(path, response, digest=hashlib.md5(), check=verify)
     except Exception as exc:  # network, HTTP, checksum or disk failure
         raise ConfigError(f"dataset.download=true: could not download {url} into {path}: {exc}") from None
 
