@@ -40,10 +40,11 @@ def greedy_counts(outputs: list, y, task, rounds: int = ROUNDS) -> tuple[list[in
         for j in range(len(outputs)):
             c = list(counts)
             c[j] += 1
-            tried.append((_key(task, metrics(c)), -j, c))
-        key, _, counts = max(tried, key=lambda t: (t[0], t[1]))
+            val_c = metrics(c)
+            tried.append((_key(task, val_c), -j, c, val_c))
+        key, _, counts, val_c = max(tried, key=lambda t: (t[0], t[1]))
         if key > _key(task, best_val):
-            best_counts, best_val = list(counts), metrics(counts)
+            best_counts, best_val = list(counts), val_c
     return best_counts, best_val
 
 
